@@ -1,0 +1,566 @@
+"""The platform's configuration: every option has one name, doc, default and validator here.
+
+Modelled on Kafka Connect's ``ConfigDef``: an :class:`Option` is declared once and every consumer
+(the embedded runtime, the Spark app, the DAGs, the dashboard, docker-compose) reads it through
+:func:`load`. Values resolve in this order, later wins:
+
+1. the default declared below,
+2. the saved overrides file (``$PLATFORM_HOME/config/overrides.json``, written by the dashboard),
+3. the environment variable (``PLATFORM_<NAME>`` with dots as underscores, upper case).
+
+Each resolved value remembers its source so the dashboard can show where it came from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the option and the rule."""
+
+
+# --------------------------------------------------------------------------- validators
+
+
+def _port(value: int) -> None:
+    if not 1 <= value <= 65535:
+        raise ValueError("must be a TCP port between 1 and 65535")
+
+
+def _positive(value: float) -> None:
+    if value <= 0:
+        raise ValueError("must be greater than 0")
+
+
+def _fraction(value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError("must be between 0 and 1")
+
+
+def _non_empty(value: str) -> None:
+    if not value.strip():
+        raise ValueError("must not be empty")
+
+
+_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+_INDEX = re.compile(r"^[a-z0-9][a-z0-9._-]{0,254}$")
+_DURATION = re.compile(r"^\d+ (second|seconds|minute|minutes|hour|hours)$")
+_HEAP = re.compile(r"^\d+[mg]$")
+
+
+def _topic(value: str) -> None:
+    if not _TOPIC.match(value):
+        raise ValueError("must be a Kafka topic name: letters, digits, '.', '_' or '-'")
+
+
+def _index(value: str) -> None:
+    if not _INDEX.match(value):
+        raise ValueError("must be a lower-case Elasticsearch index name")
+
+
+def _duration(value: str) -> None:
+    if not _DURATION.match(value):
+        raise ValueError("must look like '30 seconds', '1 minute' or '2 hours'")
+
+
+def _heap(value: str) -> None:
+    if not _HEAP.match(value):
+        raise ValueError("must be a JVM heap size such as '512m' or '1g'")
+
+
+def _url(value: str) -> None:
+    if value and not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError("must be an http:// or https:// URL (or empty)")
+
+
+def _host_ports(value: str) -> None:
+    for part in value.split(","):
+        if not re.match(r"^[\w.-]+:\d{1,5}$", part.strip()):
+            raise ValueError("must be host:port[,host:port...]")
+
+
+def _spark_master(value: str) -> None:
+    if not re.match(r"^(local(\[(\d+|\*)\])?|spark://[\w.-]+:\d+|yarn|k8s://.+)$", value):
+        raise ValueError("must be local[N], spark://host:port, yarn or k8s://...")
+
+
+# --------------------------------------------------------------------------- options
+
+
+@dataclass(frozen=True)
+class Option:
+    """One configuration option: its name, type, default, documentation and validator."""
+
+    name: str
+    type: type
+    default: Any
+    doc: str
+    group: str
+    validator: Callable[[Any], None] | None = None
+    secret: bool = False
+    editable: bool = False  # may be changed from the dashboard
+    applies: str = "restart of the embedded stack"  # when a change takes effect
+
+    @property
+    def env(self) -> str:
+        return "PLATFORM_" + self.name.upper().replace(".", "_")
+
+    def parse(self, raw: Any) -> Any:
+        """Convert ``raw`` (a string from the environment, or JSON) and validate it."""
+        try:
+            if self.type is bool and isinstance(raw, str):
+                if raw.lower() not in {"1", "0", "true", "false", "yes", "no"}:
+                    raise ValueError("must be true or false")
+                value: Any = raw.lower() in {"1", "true", "yes"}
+            else:
+                value = self.type(raw)
+            if self.validator is not None:
+                self.validator(value)
+        except (TypeError, ValueError) as exc:
+            shown = "***" if self.secret else repr(raw)
+            raise ConfigError(f"{self.name} ({self.env}) = {shown}: {exc}") from None
+        return value
+
+
+_SPARK = "restart of the streaming app (trigger the streaming_app DAG)"
+_HEALTH = "next pipeline_health run"
+
+OPTIONS: tuple[Option, ...] = (
+    # -- platform
+    Option(
+        "home",
+        str,
+        str(REPO_ROOT / ".platform"),
+        "State folder: data, logs, PID files, checkpoints.",
+        "platform",
+    ),
+    Option(
+        "bind.host",
+        str,
+        "127.0.0.1",
+        "Address every embedded service binds to (loopback only by default).",
+        "platform",
+        _non_empty,
+    ),
+    # -- kafka
+    Option(
+        "kafka.bootstrap.servers",
+        str,
+        "127.0.0.1:9092",
+        "Kafka bootstrap servers used by every client.",
+        "kafka",
+        _host_ports,
+    ),
+    Option("kafka.port", int, 9092, "Embedded Kafka broker listener port.", "kafka", _port),
+    Option("kafka.controller.port", int, 9093, "Embedded Kafka KRaft controller port.", "kafka", _port),
+    Option("kafka.heap", str, "512m", "Embedded Kafka JVM heap.", "kafka", _heap),
+    Option(
+        "kafka.topic.events",
+        str,
+        "customer-events",
+        "Topic the producer writes customer events to.",
+        "kafka",
+        _topic,
+    ),
+    Option(
+        "kafka.topic.deadletter",
+        str,
+        "customer-events-dlq",
+        "Dead-letter topic for quarantined records.",
+        "kafka",
+        _topic,
+    ),
+    Option(
+        "kafka.topic.partitions",
+        int,
+        3,
+        "Partitions of the events and dead-letter topics.",
+        "kafka",
+        _positive,
+        editable=True,
+        applies="next platform_setup run (partitions only grow)",
+    ),
+    Option(
+        "kafka.topic.retention.ms",
+        int,
+        7 * 24 * 3600 * 1000,
+        "Retention of the events topic in milliseconds.",
+        "kafka",
+        _positive,
+        editable=True,
+        applies="next platform_setup run",
+    ),
+    Option(
+        "kafka.consumer.group",
+        str,
+        "customer-events-spark",
+        "Group id the Spark app reports its progress under (for lag).",
+        "kafka",
+        _non_empty,
+    ),
+    # -- elasticsearch
+    Option(
+        "es.url",
+        str,
+        "http://127.0.0.1:9200",
+        "Elasticsearch URL used by every client.",
+        "elasticsearch",
+        _url,
+    ),
+    Option("es.port", int, 9200, "Embedded Elasticsearch HTTP port.", "elasticsearch", _port),
+    Option("es.transport.port", int, 9300, "Embedded Elasticsearch transport port.", "elasticsearch", _port),
+    Option("es.heap", str, "512m", "Embedded Elasticsearch JVM heap.", "elasticsearch", _heap),
+    Option(
+        "es.username",
+        str,
+        "",
+        "Elasticsearch user (empty: no authentication, as in the embedded node).",
+        "elasticsearch",
+    ),
+    Option("es.password", str, "", "Elasticsearch password.", "elasticsearch", secret=True),
+    Option(
+        "es.index.aggregates",
+        str,
+        "pipeline-metrics",
+        "Index of windowed aggregates per product category.",
+        "elasticsearch",
+        _index,
+    ),
+    Option(
+        "es.index.customers",
+        str,
+        "customer-activity",
+        "Index of per-customer activity summaries.",
+        "elasticsearch",
+        _index,
+    ),
+    Option(
+        "es.index.quarantine",
+        str,
+        "pipeline-quarantine",
+        "Index of quarantined (invalid) records.",
+        "elasticsearch",
+        _index,
+    ),
+    Option(
+        "es.index.runtime",
+        str,
+        "pipeline-runtime-metrics",
+        "Index of the streaming app's per-batch health metrics.",
+        "elasticsearch",
+        _index,
+    ),
+    Option(
+        "es.index.quality",
+        str,
+        "pipeline-quality-results",
+        "Index of Great Expectations validation results.",
+        "elasticsearch",
+        _index,
+    ),
+    # -- spark
+    Option(
+        "spark.master",
+        str,
+        "local[2]",
+        "Spark master the streaming app is submitted to.",
+        "spark",
+        _spark_master,
+        editable=True,
+        applies=_SPARK,
+    ),
+    Option(
+        "spark.trigger.interval",
+        str,
+        "2 seconds",
+        "Micro-batch trigger interval of the streaming app.",
+        "spark",
+        _duration,
+        editable=True,
+        applies=_SPARK,
+    ),
+    Option(
+        "spark.max.offsets.per.trigger",
+        int,
+        200_000,
+        "Upper bound of Kafka records read per micro-batch.",
+        "spark",
+        _positive,
+        editable=True,
+        applies=_SPARK,
+    ),
+    Option(
+        "spark.window.duration",
+        str,
+        "1 minute",
+        "Event-time tumbling window of the category aggregates.",
+        "spark",
+        _duration,
+        editable=True,
+        applies=_SPARK,
+    ),
+    Option(
+        "spark.watermark",
+        str,
+        "10 minutes",
+        "How late an event may arrive and still be counted.",
+        "spark",
+        _duration,
+        editable=True,
+        applies=_SPARK,
+    ),
+    Option(
+        "spark.shuffle.partitions",
+        int,
+        4,
+        "spark.sql.shuffle.partitions of the streaming app (small: stateful batches).",
+        "spark",
+        _positive,
+        editable=True,
+        applies=_SPARK,
+    ),
+    Option(
+        "spark.checkpoint.dir",
+        str,
+        "",
+        "Checkpoint folder of the streaming app (empty: $PLATFORM_HOME/checkpoints).",
+        "spark",
+    ),
+    Option(
+        "spark.driver.memory",
+        str,
+        "1g",
+        "Driver memory of the streaming app.",
+        "spark",
+        _heap,
+        editable=True,
+        applies=_SPARK,
+    ),
+    Option("spark.ui.port", int, 4040, "Spark UI port of the streaming app.", "spark", _port),
+    # -- validation
+    Option(
+        "validation.max.amount",
+        float,
+        100_000.0,
+        "Largest plausible amount of one event.",
+        "validation",
+        _positive,
+        editable=True,
+        applies=_SPARK,
+    ),
+    Option(
+        "validation.max.quantity",
+        int,
+        1_000,
+        "Largest plausible quantity of one event.",
+        "validation",
+        _positive,
+        editable=True,
+        applies=_SPARK,
+    ),
+    Option(
+        "validation.max.payload.bytes",
+        int,
+        16_384,
+        "Largest accepted Kafka message value.",
+        "validation",
+        _positive,
+        editable=True,
+        applies=_SPARK,
+    ),
+    Option(
+        "validation.max.future.seconds",
+        int,
+        300,
+        "How far in the future an event timestamp may be (clock skew).",
+        "validation",
+        _positive,
+        editable=True,
+        applies=_SPARK,
+    ),
+    # -- health thresholds
+    Option(
+        "health.max.consumer.lag",
+        int,
+        100_000,
+        "Consumer lag (messages) above which pipeline_health fails.",
+        "health",
+        _positive,
+        editable=True,
+        applies=_HEALTH,
+    ),
+    Option(
+        "health.max.staleness.seconds",
+        int,
+        600,
+        "Age of the newest aggregate above which pipeline_health fails.",
+        "health",
+        _positive,
+        editable=True,
+        applies=_HEALTH,
+    ),
+    Option(
+        "health.max.quarantine.rate",
+        float,
+        0.05,
+        "Quarantined / input fraction above which pipeline_health fails.",
+        "health",
+        _fraction,
+        editable=True,
+        applies=_HEALTH,
+    ),
+    # -- airflow
+    Option("airflow.port", int, 8080, "Airflow API server / UI port.", "airflow", _port),
+    Option(
+        "airflow.url",
+        str,
+        "http://127.0.0.1:8080",
+        "Airflow base URL (UI, REST API v2, execution API).",
+        "airflow",
+        _url,
+    ),
+    Option(
+        "airflow.username",
+        str,
+        "admin",
+        "Airflow user the dashboard authenticates as.",
+        "airflow",
+        _non_empty,
+    ),
+    Option(
+        "airflow.password",
+        str,
+        "",
+        "Airflow password (empty: read the standalone generated password file).",
+        "airflow",
+        secret=True,
+    ),
+    # -- kibana
+    Option("kibana.url", str, "", "Kibana URL (empty: no Kibana, as in the embedded mode).", "kibana", _url),
+    # -- dashboard
+    Option("dashboard.port", int, 3000, "Pipeline dashboard port (served at /pipeline).", "dashboard", _port),
+    Option(
+        "dashboard.token",
+        str,
+        "",
+        "Token required to edit settings from the dashboard (empty: editing off).",
+        "dashboard",
+        secret=True,
+    ),
+)
+
+_BY_NAME: dict[str, Option] = {o.name: o for o in OPTIONS}
+
+
+@dataclass(frozen=True)
+class Resolved:
+    option: Option
+    value: Any
+    source: str  # "default" | "saved" | "environment"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective configuration: ``settings["kafka.port"]`` or ``settings.get(...)``."""
+
+    values: Mapping[str, Resolved] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name].value
+
+    def source(self, name: str) -> str:
+        return self.values[name].source
+
+    @property
+    def home(self) -> Path:
+        return Path(self["home"])
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return Path(self["spark.checkpoint.dir"] or self.home / "checkpoints")
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Every option with its effective value and source; secrets masked."""
+        rows = []
+        for r in self.values.values():
+            o = r.option
+            rows.append(
+                {
+                    "name": o.name,
+                    "env": o.env,
+                    "group": o.group,
+                    "doc": o.doc,
+                    "type": o.type.__name__,
+                    "default": None if o.secret else o.default,
+                    "value": ("***" if r.value else "") if o.secret else r.value,
+                    "source": r.source,
+                    "secret": o.secret,
+                    "editable": o.editable,
+                    "applies": o.applies,
+                }
+            )
+        return rows
+
+
+def option(name: str) -> Option:
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise ConfigError(f"unknown option {name!r}") from None
+
+
+def overrides_path(home: Path | None = None) -> Path:
+    base = home or Path(os.environ.get("PLATFORM_HOME", _BY_NAME["home"].default))
+    return base / "config" / "overrides.json"
+
+
+def read_overrides(path: Path | None = None) -> dict[str, Any]:
+    path = path or overrides_path()
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: must hold a JSON object of option -> value")
+    return data
+
+
+def validate_overrides(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Check dashboard edits: only editable options, every value valid. Returns parsed values."""
+    errors, parsed = [], {}
+    for name, raw in changes.items():
+        try:
+            opt = option(name)
+            if not opt.editable:
+                raise ConfigError(f"{name} cannot be edited from the dashboard")
+            parsed[name] = opt.parse(raw)
+        except ConfigError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise ConfigError("; ".join(errors))
+    return parsed
+
+
+def load(env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Resolve every option from defaults, saved overrides and the environment."""
+    env = os.environ if env is None else env
+    if overrides is None:
+        home = env.get(_BY_NAME["home"].env)
+        overrides = read_overrides(overrides_path(Path(home) if home else None))
+    values: dict[str, Resolved] = {}
+    for opt in OPTIONS:
+        if opt.env in env:
+            values[opt.name] = Resolved(opt, opt.parse(env[opt.env]), "environment")
+        elif opt.name in overrides:
+            values[opt.name] = Resolved(opt, opt.parse(overrides[opt.name]), "saved")
+        else:
+            values[opt.name] = Resolved(opt, opt.parse(opt.default), "default")
+    return Settings(values)
