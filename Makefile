@@ -1,0 +1,78 @@
+# One-machine platform: `make up` starts everything, `make test` runs the test suite.
+# Everything installs from the registries: PyPI (venv), Maven Central (jars), npm (dashboard).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PLATFORM := $(BIN)/platform
+MVN ?= mvn
+WEB := dashboard/web
+
+.PHONY: help setup venv jars web browser up down status config test lint format bench bench-runtime lock clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+setup: venv jars web  ## install everything the platform needs (idempotent)
+
+venv: $(VENV)/.installed  ## Python virtualenv with the pinned dependencies
+$(VENV)/.installed: requirements/lock.txt requirements/no-deps.txt pyproject.toml
+	@echo "→ creating virtualenv $(VENV) (pinned: requirements/lock.txt; first run ~2-3 min)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --progress-bar off -q --upgrade pip wheel
+	@$(BIN)/pip install --progress-bar off -r requirements/lock.txt | grep -E '^(Collecting|Successfully)' | sed 's/^/  /' || true
+	@$(BIN)/pip install --progress-bar off -q --no-deps -r requirements/no-deps.txt
+	@$(BIN)/pip install --progress-bar off -q --no-deps -e .
+	@$(BIN)/pip check >/dev/null 2>&1 || $(BIN)/pip check | grep -v -i great-expectations || true
+	@touch $@
+	@echo "✓ virtualenv ready"
+
+jars: jvm/.resolved  ## every JVM artifact (Kafka, Elasticsearch, Spark connector) via Maven
+jvm/.resolved: $(shell find jvm -name pom.xml -not -path '*/target/*') $(shell find jvm -path '*/src/*' -type f 2>/dev/null)
+	@echo "→ resolving JVM artifacts with Maven (jvm/pom.xml)"
+	@$(MVN) -B -q -f jvm/pom.xml package -DskipTests
+	@touch $@
+	@echo "✓ jars ready"
+
+web: $(WEB)/dist/index.html  ## build the dashboard front end
+$(WEB)/dist/index.html: $(shell find $(WEB)/src -type f 2>/dev/null) $(WEB)/package-lock.json $(WEB)/index.html
+	@echo "→ building the dashboard front end (npm ci && npm run build)"
+	@cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error && npm run build
+
+browser:  ## Debian's Chromium for the end-to-end page test
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+up: setup  ## start Kafka, Elasticsearch, Airflow and the dashboard on loopback
+	@$(PLATFORM) up
+
+down:  ## stop what `make up` started
+	@$(PLATFORM) down
+
+status:  ## one line per service
+	@$(PLATFORM) status
+
+config:  ## the effective configuration and where each value comes from
+	@$(PLATFORM) config
+
+test: setup browser  ## start what the tests need (or reuse the running stack), run pytest, stop what it started
+	@$(PLATFORM) test -- $(PYTEST_ARGS)
+
+lint:  ## ruff
+	@$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format:
+	@$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+bench-runtime: setup  ## startup time, RSS per service, Kafka and Elasticsearch ceilings
+	@$(BIN)/python bench/runtime_bench.py
+
+bench: setup  ## the end-to-end pipeline benchmark
+	@$(BIN)/python bench/pipeline_bench.py
+
+lock:  ## re-resolve requirements/base.in into requirements/lock.txt
+	@rm -rf /tmp/lock-venv && $(PYTHON) -m venv /tmp/lock-venv
+	@/tmp/lock-venv/bin/pip install -q -r requirements/base.in
+	@{ sed -n '1,2p' requirements/lock.txt; /tmp/lock-venv/bin/pip freeze; } > requirements/lock.txt.new && mv requirements/lock.txt.new requirements/lock.txt
+
+clean:  ## remove build outputs (not the state folder)
+	rm -rf $(VENV) jvm/*/target jvm/.resolved $(WEB)/dist $(WEB)/node_modules

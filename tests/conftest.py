@@ -1,0 +1,59 @@
+"""Fixtures shared by every test: the effective settings and loud service requirements.
+
+Tests that need Kafka or Elasticsearch use the running embedded stack (``make test`` starts it,
+or reuses one started by ``make up``). A service that cannot be reached FAILS the test with the
+command that starts it: it is never skipped.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from streaming_platform import config
+from streaming_platform.runtime.process import Paths
+
+
+@pytest.fixture(scope="session")
+def settings() -> config.Settings:
+    return config.load()
+
+
+@pytest.fixture(scope="session")
+def paths(settings: config.Settings) -> Paths:
+    return Paths(settings.home)
+
+
+def require(service: str, healthy: bool, where: str) -> None:
+    if not healthy:
+        pytest.fail(
+            f"{service} is not reachable at {where}. Start the stack with `make up` (or run the "
+            f"suite with `make test`, which starts what it needs). PLATFORM_HOME="
+            f"{os.environ.get('PLATFORM_HOME', '(default)')}",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(scope="session")
+def kafka_up(settings: config.Settings) -> config.Settings:
+    from streaming_platform.runtime import kafka
+
+    try:
+        ok = kafka.healthy(settings)
+    except Exception:  # noqa: BLE001 - any failure to connect means "not reachable"
+        ok = False
+    require("Kafka", ok, settings["kafka.bootstrap.servers"])
+    return settings
+
+
+@pytest.fixture(scope="session")
+def es_up(settings: config.Settings) -> config.Settings:
+    from streaming_platform.clients import es_client
+
+    try:
+        ok = bool(es_client(settings).ping())
+    except Exception:  # noqa: BLE001
+        ok = False
+    require("Elasticsearch", ok, settings["es.url"])
+    return settings
