@@ -1,0 +1,42 @@
+# Airflow image of the platform: the official apache/airflow image extended with
+#   * a Java runtime, because SparkSubmitOperator runs spark-submit (client mode: the streaming
+#     app's driver lives in this container and its executors on the spark-worker containers),
+#   * our pinned Python requirements (docker/requirements/airflow.txt),
+#   * the streaming_platform package, the DAGs, plugins and the Spark app, laid out under
+#     /opt/platform exactly as in the repository (so REPO_ROOT-relative paths keep working).
+# Build context: the repository root (see docker-compose.yaml).
+#
+# The Python minor version (3.11) must equal the one of docker/spark.Dockerfile: PySpark refuses
+# to run Python workers whose version differs from the driver's.
+ARG AIRFLOW_VERSION=3.3.2
+FROM apache/airflow:${AIRFLOW_VERSION}-python3.11
+
+ARG AIRFLOW_VERSION=3.3.2
+
+USER root
+RUN set -eux; \
+    apt-get update; \
+    apt-get install -y --no-install-recommends default-jre-headless procps; \
+    apt-get clean; \
+    rm -rf /var/lib/apt/lists/*; \
+    mkdir -p /opt/platform/home; \
+    chown -R airflow:0 /opt/platform; \
+    chmod -R g+rwX /opt/platform
+ENV JAVA_HOME=/usr/lib/jvm/default-java
+
+USER airflow
+COPY --chown=airflow:0 docker/requirements/airflow.txt /opt/platform/docker/requirements/airflow.txt
+# apache-airflow is named with its exact version so that no requirement can up- or downgrade it.
+RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" \
+        -r /opt/platform/docker/requirements/airflow.txt
+
+COPY --chown=airflow:0 src /opt/platform/src
+COPY --chown=airflow:0 dags /opt/platform/dags
+COPY --chown=airflow:0 plugins /opt/platform/plugins
+COPY --chown=airflow:0 spark_apps /opt/platform/spark_apps
+
+ENV PYTHONPATH=/opt/platform/src \
+    PLATFORM_HOME=/opt/platform/home \
+    AIRFLOW__CORE__DAGS_FOLDER=/opt/platform/dags \
+    AIRFLOW__CORE__PLUGINS_FOLDER=/opt/platform/plugins \
+    PYSPARK_PYTHON=python3
