@@ -65,8 +65,10 @@ def up(settings: config.Settings, names: list[str]) -> list[str]:
 def down(settings: config.Settings, names: list[str]) -> None:
     paths = Paths(settings.home)
     for name in reversed(names):
-        if not process.stop(name, paths):
+        if process.read_pid(paths, name) is None:
             say(f"· {name} not running")
+            continue
+        process.stop(name, paths, _spec_factory(name)(settings).stop_timeout_s)
 
 
 def status(settings: config.Settings) -> int:

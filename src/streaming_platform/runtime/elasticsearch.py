@@ -1,0 +1,241 @@
+"""The embedded Elasticsearch node: a real 8.19 node assembled from Elasticsearch's Maven Central artifacts.
+
+``mvn -q -f jvm/elasticsearch/pom.xml package`` lays the node out in :func:`layout_dir` (the server and
+its dependencies, the transport-netty4 module, and four small pieces of ours that the distribution has
+but Central lacks: the launcher, the entitlement agent, the ANSI console loader and the ``GET /`` module).
+
+The process is our Java launcher (``jvm/elasticsearch/launcher``). It builds the node's JVM command line
+as the official ``bin/elasticsearch`` does, passes the settings on the node's stdin and keeps that pipe
+open; on SIGTERM it asks the node to shut down gracefully and exits with the node's exit code.
+
+Elasticsearch refuses to run as root, so when we are root the process must run as :data:`UNPRIVILEGED`
+(``run_as()``; :func:`prepare` chowns the node's writable folders to it). State lives in
+``$PLATFORM_HOME/elasticsearch/{config,data,logs,tmp}``. Absent from this node compared with the
+distribution (no module on Central): Painless scripts, ``_update_by_query``/``_delete_by_query``,
+the analysis-common analyzers, ingest pipelines and data streams.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import stat
+from pathlib import Path
+
+from streaming_platform.config import REPO_ROOT, Settings
+from streaming_platform.runtime.java import java_binary, java_major
+from streaming_platform.runtime.process import ServiceError, ServiceSpec, port_in_use
+
+JVM_PROJECT = REPO_ROOT / "jvm" / "elasticsearch"
+LAUNCHER_CLASS = "org.streamingplatform.es.launcher.Launcher"
+BUILD_HINT = "mvn -q -f jvm/elasticsearch/pom.xml package"
+UNPRIVILEGED = 65534  # nobody:nogroup
+# 8.19 passes -Djava.security.manager=allow, which JDK 24+ rejects at start; 17 is what it was built for.
+JAVA_RANGE = range(17, 24)
+CLUSTER_NAME = "streaming-platform"
+
+LOG4J2 = """\
+# The node logs to stdout only: the supervisor keeps that stream ($PLATFORM_HOME/logs/elasticsearch.log).
+status = error
+appender.console.type = Console
+appender.console.name = console
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d{ISO8601}][%-5p][%-25c{1.}] %marker%m%n
+rootLogger.level = info
+rootLogger.appenderRef.console.ref = console
+# Deprecation notices are for upgrading clusters, not for a development node.
+logger.deprecation.name = org.elasticsearch.deprecation
+logger.deprecation.level = error
+"""
+
+
+def layout_dir() -> Path:
+    """Where the Maven build put the runnable node (lib/, modules/, launcher/)."""
+    return JVM_PROJECT / "target" / "node"
+
+
+def es_home(settings: Settings) -> Path:
+    """The node's state folder, ``$PLATFORM_HOME/elasticsearch``."""
+    return settings.home / "elasticsearch"
+
+
+def run_as() -> int | None:
+    """The uid (and gid) to run :func:`node_command` as: ``nobody`` when we are root, else ourselves."""
+    return UNPRIVILEGED if os.geteuid() == 0 else None
+
+
+def elasticsearch_yml(settings: Settings, home: Path) -> str:
+    host = settings["bind.host"]
+    _require_loopback(host)
+    return "\n".join(
+        [
+            f"cluster.name: {CLUSTER_NAME}",
+            "node.name: embedded",
+            f"network.host: {host}",
+            f"http.port: {settings['es.port']}",
+            f"transport.port: {settings['es.transport.port']}",
+            # One node that elects itself; no discovery, no bootstrap checks on loopback.
+            "discovery.type: single-node",
+            f"path.data: {home / 'data'}",
+            f"path.logs: {home / 'logs'}",
+            # A development disk is often over 90% full; the watermarks would then make indices read-only.
+            "cluster.routing.allocation.disk.threshold_enabled: false",
+            # No x-pack here (security is not even installed), so no xpack.* settings: they would be rejected.
+            "",
+        ]
+    )
+
+
+def prepare(settings: Settings, home: Path) -> None:
+    """Create ``home``'s folders, write elasticsearch.yml and log4j2.properties, hand the node its folders."""
+    _require_layout()
+    for sub in ("config", "data", "logs", "tmp"):
+        (home / sub).mkdir(parents=True, exist_ok=True)
+    (home / "config" / "elasticsearch.yml").write_text(elasticsearch_yml(settings, home))
+    (home / "config" / "log4j2.properties").write_text(LOG4J2)
+    uid = run_as()
+    if uid is None:
+        return
+    # The node only reads config (root-owned, world-readable) and writes data/logs/tmp.
+    for sub in ("data", "logs", "tmp"):
+        _chown_tree(home / sub, uid)
+    for folder in (home / "config", *[p for p in [home, *home.parents] if p != Path("/")]):
+        _require_traversable(folder)
+    for path in (layout_dir(), *layout_dir().parents):
+        if path != Path("/"):
+            _require_traversable(path)
+
+
+def node_command(settings: Settings, home: Path) -> tuple[list[str], dict[str, str]]:
+    """argv and environment of the one foreground process that runs the node.
+
+    Run it as :func:`run_as` (e.g. ``Popen(argv, env=env, user=uid, group=uid)``). SIGTERM stops the
+    node gracefully (the launcher sends the shutdown marker and waits up to 120 s); the process exits
+    with the node's exit code (0 after a clean stop).
+    """
+    layout = layout_dir()
+    java = es_java()
+    classpath = f"{layout / 'launcher' / 'launcher.jar'}:{layout / 'lib'}/*"
+    argv = [
+        java,
+        # The launcher itself only parses settings and relays a pipe: keep it small.
+        "-Xms8m",
+        "-Xmx48m",
+        "-XX:+UseSerialGC",
+        "-XX:TieredStopAtLevel=1",
+        "-cp",
+        classpath,
+        LAUNCHER_CLASS,
+        "--es-home",
+        str(layout),
+        "--config",
+        str(home / "config"),
+        "--tmp",
+        str(home / "tmp"),
+        "--heap",
+        settings["es.heap"],
+    ]
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        # Options meant for other JVMs must not reach the node (both JVMs would read them).
+        if k not in {"JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "ES_JAVA_OPTS", "CLASSPATH"}
+    }
+    env["LIBFFI_TMPDIR"] = str(home / "tmp")  # libffi (JNA) needs a writable, executable-mappable tmp
+    env["HOME"] = str(home)  # root's HOME is not readable by the unprivileged user
+    return argv, env
+
+
+def es_java() -> str:
+    """A Java the node accepts: $ES_JAVA_HOME, else the default java, else a JDK 17–23 in /usr/lib/jvm."""
+    explicit = os.environ.get("ES_JAVA_HOME")
+    candidates = [str(Path(explicit) / "bin" / "java")] if explicit else []
+    try:
+        candidates.append(java_binary())
+    except ServiceError:
+        pass
+    jvm_root = Path("/usr/lib/jvm")
+    if jvm_root.is_dir():
+        candidates += sorted(
+            str(p / "bin" / "java") for p in jvm_root.iterdir() if (p / "bin" / "java").is_file()
+        )
+    for java in candidates:
+        try:
+            if java_major(java) in JAVA_RANGE:
+                return java
+        except (OSError, ServiceError):
+            continue
+    raise ServiceError(
+        f"Elasticsearch 8.19 needs Java {JAVA_RANGE.start}–{JAVA_RANGE.stop - 1} (tried {candidates}); "
+        "install openjdk-17-jdk-headless or set ES_JAVA_HOME."
+    )
+
+
+def healthy(settings: Settings) -> bool:
+    """The HTTP port answers ``GET /_cluster/health`` with a status other than red."""
+    import json
+    import urllib.request
+
+    if not port_in_use(settings["bind.host"], settings["es.port"]):
+        return False
+    url = f"http://{settings['bind.host']}:{settings['es.port']}/_cluster/health"
+    with urllib.request.urlopen(url, timeout=2) as resp:
+        return json.load(resp).get("status") in {"green", "yellow"}
+
+
+def spec(settings: Settings) -> ServiceSpec:
+    home = es_home(settings)
+    argv, env = node_command(settings, home)
+    return ServiceSpec(
+        name="elasticsearch",
+        command=argv,
+        env=env,
+        ports=[settings["es.port"], settings["es.transport.port"]],
+        health=lambda: healthy(settings),
+        prepare=lambda: prepare(settings, home),
+        user=run_as(),
+        timeout_s=120,
+        stop_timeout_s=130,  # longer than the launcher's own 120 s graceful-stop limit
+    )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _require_layout() -> None:
+    missing = [
+        p
+        for p in (layout_dir() / "launcher" / "launcher.jar", layout_dir() / "modules" / "transport-netty4")
+        if not p.exists()
+    ]
+    if missing:
+        raise ServiceError(f"the Elasticsearch node is not built ({missing[0]} missing): run `{BUILD_HINT}`.")
+
+
+def _require_loopback(host: str) -> None:
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except socket.gaierror as exc:
+        raise ServiceError(f"bind.host={host!r} does not resolve: {exc}") from None
+    if not all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses):
+        raise ServiceError(
+            f"bind.host={host!r} is not a loopback address: the embedded Elasticsearch node has no security "
+            "and must only listen on loopback (127.0.0.1)."
+        )
+
+
+def _chown_tree(root: Path, uid: int) -> None:
+    os.chown(root, uid, uid)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            os.chown(os.path.join(dirpath, name), uid, uid, follow_symlinks=False)
+
+
+def _require_traversable(path: Path) -> None:
+    mode = path.stat().st_mode
+    if not mode & stat.S_IXOTH or not mode & stat.S_IROTH:
+        raise ServiceError(
+            f"{path} is not readable by other users (mode {stat.filemode(mode)}); the Elasticsearch "
+            f"node runs as uid {UNPRIVILEGED} and needs to read it: `chmod o+rx {path}`."
+        )

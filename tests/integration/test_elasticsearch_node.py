@@ -1,0 +1,115 @@
+"""The embedded Elasticsearch node, used through the Airflow Elasticsearch provider's hook."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from elasticsearch import helpers
+
+from streaming_platform import config
+from streaming_platform.clients import es_client
+from streaming_platform.runtime import elasticsearch, process
+
+N_DOCS = 10_000
+CATEGORIES = ["electronics", "books", "home", "toys", "sports"]
+
+
+def doc(i: int) -> dict:
+    return {
+        "event_id": f"e{i}",
+        "category": CATEGORIES[i % len(CATEGORIES)],
+        "customer_id": f"c{i % 250}",
+        "amount": round((i % 100) * 1.5, 2),
+        "timestamp": f"2026-01-01T00:{(i // 1000) % 60:02d}:00Z",
+    }
+
+
+def expected_revenue_by_category() -> dict[str, float]:
+    out: dict[str, float] = {}
+    for i in range(N_DOCS):
+        d = doc(i)
+        out[d["category"]] = out.get(d["category"], 0.0) + d["amount"]
+    return out
+
+
+@pytest.fixture(scope="module")
+def hook(es_up: config.Settings):
+    from airflow.providers.elasticsearch.hooks.elasticsearch import ElasticsearchPythonHook
+
+    return ElasticsearchPythonHook(hosts=[es_up["es.url"]])
+
+
+@pytest.fixture(scope="module")
+def loaded_index(es_up: config.Settings) -> str:
+    es = es_client(es_up)
+    name = f"it-events-{uuid.uuid4().hex[:8]}"
+    es.indices.put_index_template(
+        name=f"{name}-template",
+        index_patterns=[f"{name}*"],
+        template={
+            "settings": {"number_of_shards": 1, "number_of_replicas": 0},
+            "mappings": {
+                "dynamic": "strict",
+                "properties": {
+                    "event_id": {"type": "keyword"},
+                    "category": {"type": "keyword"},
+                    "customer_id": {"type": "keyword"},
+                    "amount": {"type": "double"},
+                    "timestamp": {"type": "date"},
+                },
+            },
+        },
+    )
+    actions = ({"_index": name, "_id": f"e{i}", "_source": doc(i)} for i in range(N_DOCS))
+    ok, errors = helpers.bulk(es, actions, chunk_size=2000, raise_on_error=False)
+    assert (ok, errors) == (N_DOCS, [])
+    es.indices.refresh(index=name)
+    return name
+
+
+def test_template_mapping_is_strict(es_up, loaded_index):
+    es = es_client(es_up)
+    assert es.indices.get_mapping(index=loaded_index)[loaded_index]["mappings"]["dynamic"] == "strict"
+    with pytest.raises(Exception, match="strict_dynamic_mapping_exception"):
+        es.index(index=loaded_index, document={"unexpected": 1})
+
+
+def test_count_and_aggregate_through_the_airflow_hook(hook, loaded_index):
+    conn = hook.get_conn if not callable(hook.get_conn) else hook.get_conn()
+    assert conn.count(index=loaded_index)["count"] == N_DOCS
+    hits = hook.search(
+        index=loaded_index,
+        query={
+            "size": 0,
+            "track_total_hits": True,
+            "aggs": {
+                "by_category": {
+                    "terms": {"field": "category", "size": 10},
+                    "aggs": {"revenue": {"sum": {"field": "amount"}}},
+                },
+                "customers": {"cardinality": {"field": "customer_id"}},
+            },
+        },
+    )
+    assert hits["total"]["value"] == N_DOCS
+    result = conn.search(
+        index=loaded_index,
+        size=0,
+        aggs={
+            "by_category": {
+                "terms": {"field": "category"},
+                "aggs": {"revenue": {"sum": {"field": "amount"}}},
+            },
+            "customers": {"cardinality": {"field": "customer_id"}},
+        },
+    )
+    revenue = {b["key"]: b["revenue"]["value"] for b in result["aggregations"]["by_category"]["buckets"]}
+    assert revenue == pytest.approx(expected_revenue_by_category())
+    assert result["aggregations"]["customers"]["value"] == 250
+
+
+def test_node_restart_keeps_documents(es_up, loaded_index, paths):
+    assert process.stop("elasticsearch", paths, 120), "elasticsearch was not started by the platform"
+    process.start(elasticsearch.spec(es_up), paths, es_up["bind.host"])
+    assert es_client(es_up).count(index=loaded_index)["count"] == N_DOCS
