@@ -54,7 +54,9 @@ status:  ## one line per service
 config:  ## the effective configuration and where each value comes from
 	@$(PLATFORM) config
 
-test: setup browser  ## start what the tests need (or reuse the running stack), run pytest, stop what it started
+test: setup browser  ## front-end unit tests, then pytest with the services it needs (reused if running)
+	@echo "→ dashboard front-end unit tests (vitest)"
+	@cd $(WEB) && npm test --silent
 	@$(PLATFORM) test -- $(PYTEST_ARGS)
 
 lint:  ## ruff

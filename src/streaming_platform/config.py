@@ -88,6 +88,11 @@ def _host_ports(value: str) -> None:
             raise ValueError("must be host:port[,host:port...]")
 
 
+def _spark_source(value: str) -> None:
+    if value not in ("python-kafka", "spark-kafka"):
+        raise ValueError("must be python-kafka or spark-kafka")
+
+
 def _spark_master(value: str) -> None:
     if not re.match(r"^(local(\[(\d+|\*)\])?|spark://[\w.-]+:\d+|yarn|k8s://.+)$", value):
         raise ValueError("must be local[N], spark://host:port, yarn or k8s://...")
@@ -281,8 +286,9 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "spark.trigger.interval",
         str,
-        "2 seconds",
-        "Micro-batch trigger interval of the streaming app.",
+        "0 seconds",
+        "Micro-batch trigger interval of the streaming app (0: next batch as soon as one ends and "
+        "data is waiting — lowest latency; the app has no idle cost when no data arrives).",
         "spark",
         _duration,
         editable=True,
@@ -291,8 +297,9 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "spark.max.offsets.per.trigger",
         int,
-        200_000,
-        "Upper bound of Kafka records read per micro-batch.",
+        400_000,
+        "Upper bound of Kafka records read per micro-batch (bigger batches amortise the ~0.5 s fixed "
+        "cost of a batch when catching up; small batches keep latency low when not).",
         "spark",
         _positive,
         editable=True,
@@ -346,6 +353,37 @@ OPTIONS: tuple[Option, ...] = (
         applies=_SPARK,
     ),
     Option("spark.ui.port", int, 4040, "Spark UI port of the streaming app.", "spark", _port),
+    Option(
+        "spark.source",
+        str,
+        "python-kafka",
+        "How the streaming app reads Kafka: python-kafka (its Python Data Source: librdkafka + parse in "
+        "the Spark Python workers, fastest) or spark-kafka (Spark's Kafka source + mapInArrow parse).",
+        "spark",
+        _spark_source,
+        editable=True,
+        applies=_SPARK,
+    ),
+    Option(
+        "spark.es.bulk.docs",
+        int,
+        5_000,
+        "Documents per Elasticsearch bulk request of the streaming app.",
+        "spark",
+        _positive,
+        editable=True,
+        applies=_SPARK,
+    ),
+    Option(
+        "spark.es.bulk.threads",
+        int,
+        2,
+        "Bulk requests the streaming app keeps in flight to Elasticsearch.",
+        "spark",
+        _positive,
+        editable=True,
+        applies=_SPARK,
+    ),
     # -- validation
     Option(
         "validation.max.amount",
@@ -417,6 +455,25 @@ OPTIONS: tuple[Option, ...] = (
         _fraction,
         editable=True,
         applies=_HEALTH,
+    ),
+    # -- data quality
+    Option(
+        "quality.max.docs",
+        int,
+        200_000,
+        "Most documents per index the data_quality DAG reads into a frame (newest first).",
+        "quality",
+        _positive,
+        editable=True,
+        applies="next data_quality run",
+    ),
+    Option(
+        "quality.max.reconcile.attempts",
+        int,
+        20,
+        "Tries of data_quality to read a consistent snapshot between two micro-batches.",
+        "quality",
+        _positive,
     ),
     # -- airflow
     Option("airflow.port", int, 8080, "Airflow API server / UI port.", "airflow", _port),

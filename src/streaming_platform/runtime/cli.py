@@ -59,7 +59,24 @@ def up(settings: config.Settings, names: list[str]) -> list[str]:
         if not was_running:
             started.append(name)
     say(f"✓ all healthy in {time.monotonic() - t0:.1f}s: {', '.join(names)}")
+    _print_access(settings, names)
     return started
+
+
+def _print_access(settings: config.Settings, names: list[str]) -> None:
+    """Where to go next: URLs, and Airflow's generated admin credentials."""
+    if "airflow" in names:
+        from streaming_platform.runtime.airflow import admin_credentials
+
+        user, password = admin_credentials(settings)
+        say(f"  Airflow UI      {settings['airflow.url']}   user {user}  password {password}")
+    if "dashboard" in names:
+        say(f"  Dashboard       http://{settings['bind.host']}:{settings['dashboard.port']}/pipeline")
+    if "elasticsearch" in names:
+        say(f"  Elasticsearch   {settings['es.url']}")
+    if "kafka" in names:
+        say(f"  Kafka           {settings['kafka.bootstrap.servers']}")
+    say(f"  Logs            {Paths(settings.home).logs}/")
 
 
 def down(settings: config.Settings, names: list[str]) -> None:

@@ -1,0 +1,635 @@
+"""Pipeline benchmark: the streaming app end to end, against its ceilings and a naive baseline.
+
+    .venv/bin/python bench/pipeline_bench.py [--events 1000000] [--customers 10000] [--latency-seconds 30]
+
+Needs Kafka and Elasticsearch running (``platform up kafka elasticsearch``); uses topics and
+indices of its own (``bench-<run>-*``, deleted afterwards). On the same workload and machine,
+one run measures:
+
+1. produce rate (pre-filling topic A with ``--events`` events, seeded);
+2. (a) Kafka consume-only ceiling: one Python consumer, batched, topic A;
+3. (c) naive baseline: one Python consumer computing the same category × window aggregates
+   and writing them with ``helpers.bulk`` (topic A, pre-filled); and (c') the same consumer
+   started first and fed by the producer running alongside, measured like the pipeline;
+4. (b) Elasticsearch bulk ceiling: the raw events as documents, 2 client threads;
+5. the pipeline: the Spark app (spark-submit, continuous trigger) warmed up on topic B, then
+   ``--events`` produced as fast as possible while it runs → sustained end-to-end events/s
+   (first produce → last event searchable in the customer and aggregate indices);
+   then ``--latency-seconds`` at half that rate → p50/p95/p99 produce → searchable latency;
+   peak RSS of the app's process tree.
+
+Latency per event = the app's "visible" time of the micro-batch holding the event (taken after
+the Elasticsearch refresh of its writes) − the event's Kafka produce timestamp, matched by the
+batch's offset ranges against the producer's delivery reports. Prints ratios and saves a plot
+(PNG) and the figures (JSON) under ``bench/results/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from array import array
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import psutil
+
+from streaming_platform import clients, config, es_indices, topics
+from streaming_platform.producer import EventGenerator
+from streaming_platform.progress import say
+from streaming_platform.streaming.app import app_checkpoint, submit_command, submit_env
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+# ---------------------------------------------------------------------------- producing
+
+
+class Recorder:
+    """Produce timestamps by (partition, offset), from the producer's delivery reports."""
+
+    def __init__(self) -> None:
+        self.parts, self.offsets, self.stamps = array("q"), array("q"), array("q")
+        self.failed = 0
+        self._ts: np.ndarray | None = None
+
+    def __call__(self, err: Any, msg: Any) -> None:
+        if err is not None:
+            self.failed += 1
+            return
+        self.parts.append(msg.partition())
+        self.offsets.append(msg.offset())
+        self.stamps.append(msg.timestamp()[1])
+
+    @property
+    def ts(self) -> np.ndarray:
+        """[partition, offset] → produce time (ms)."""
+        p, o, t = (np.frombuffer(a, np.int64) for a in (self.parts, self.offsets, self.stamps))
+        table = np.zeros((int(p.max()) + 1, int(o.max()) + 1), np.int64)
+        table[p, o] = t
+        return table
+
+
+def produce(
+    settings: config.Settings,
+    topic: str,
+    n: int,
+    seed: int,
+    customers: int,
+    rate: float = 0.0,
+    recorder: Recorder | None = None,
+) -> float:
+    """Produce ``n`` events (rate 0: as fast as possible); returns events/s."""
+    producer = clients.kafka_producer(settings)
+    records = EventGenerator(customers=customers, seed=seed).records()
+    t0 = time.monotonic()
+    for i in range(n):
+        key, value, _ = next(records)
+        while True:
+            try:
+                producer.produce(topic, value=value, key=key, on_delivery=recorder)
+                break
+            except BufferError:
+                producer.poll(0.01)
+        if i % 2000 == 0:
+            producer.poll(0)
+            if rate > 0:
+                ahead = i / rate - (time.monotonic() - t0)
+                if ahead > 0:
+                    time.sleep(ahead)
+    if producer.flush(120):
+        raise RuntimeError("undelivered events after 120 s")
+    if recorder is not None and recorder.failed:
+        raise RuntimeError(f"{recorder.failed} events failed delivery")
+    return n / (time.monotonic() - t0)
+
+
+# ---------------------------------------------------------------------------- ceilings
+
+
+def consume_ceiling(settings: config.Settings, topic: str, n: int) -> float:
+    """(a) One Python consumer, batched consume(), no processing."""
+    consumer = clients.kafka_consumer(settings, f"bench-consume-{uuid.uuid4().hex[:6]}")
+    consumer.subscribe([topic])
+    got, t0 = 0, None
+    while got < n:
+        msgs = consumer.consume(10_000, timeout=1.0)
+        if msgs and t0 is None:
+            t0 = time.monotonic()
+        got += sum(1 for m in msgs if m.error() is None)
+    rate = n / (time.monotonic() - (t0 or time.monotonic()))
+    consumer.close()
+    return rate
+
+
+def bulk_ceiling(settings: config.Settings, index: str, n: int, customers: int) -> float:
+    """(b) Raw event documents, bulk by 5,000, 2 client threads."""
+    from elasticsearch import helpers
+
+    es = clients.es_client(settings)
+    es.indices.create(index=index, settings={"number_of_shards": 1, "number_of_replicas": 0})
+    records = EventGenerator(customers=customers, seed=99).records()
+    docs = [orjson.loads(next(records)[1]) for _ in range(n)]
+    actions = ({"_index": index, "_id": d["event_id"], "_source": d} for d in docs)
+    t0 = time.monotonic()
+    for ok, item in helpers.parallel_bulk(es, actions, thread_count=2, chunk_size=5000):
+        if not ok:
+            raise RuntimeError(f"bulk failed: {item}")
+    es.indices.refresh(index=index)
+    rate = n / (time.monotonic() - t0)
+    es.indices.delete(index=index)
+    return rate
+
+
+def naive_baseline(
+    settings: config.Settings, topic: str, n: int, index: str, window_ms: int, done: Any = None
+) -> float:
+    """(c) What a user would hand-write: one consumer, dict aggregates, helpers.bulk every second.
+
+    Returns events/s from its first record to its last write; puts the wall-clock end in ``done``.
+    """
+    from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+    from elasticsearch import helpers
+
+    es = clients.es_client(settings)
+    consumer = clients.kafka_consumer(settings, f"bench-naive-{uuid.uuid4().hex[:6]}")
+    parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
+    aggs: dict[tuple[int, str], dict[str, Any]] = {}
+    customers: dict[tuple[int, str], set[str]] = defaultdict(set)
+    dirty: set[tuple[int, str]] = set()
+    from datetime import datetime
+
+    def flush() -> None:
+        actions = []
+        for key in dirty:
+            doc = dict(aggs[key], distinct_customers=len(customers[key]))
+            actions.append({"_index": index, "_id": f"{key[0]}-{key[1]}", "_source": doc})
+        helpers.bulk(es, actions)
+        dirty.clear()
+
+    got, t0, last_flush = 0, None, time.monotonic()
+    while got < n:
+        for msg in consumer.consume(10_000, timeout=1.0):
+            if msg.error() is not None:
+                continue
+            t0 = t0 or time.monotonic()
+            got += 1
+            e = orjson.loads(msg.value())
+            ms = int(datetime.fromisoformat(e["timestamp"]).timestamp() * 1000)
+            key = (ms - ms % window_ms, e["product_category"])
+            a = aggs.get(key)
+            if a is None:
+                a = aggs[key] = {
+                    "window_start": key[0],
+                    "product_category": key[1],
+                    "events": 0,
+                    "view": 0,
+                    "add_to_cart": 0,
+                    "purchase": 0,
+                    "refund": 0,
+                    "units": 0,
+                    "revenue": 0.0,
+                }
+            a["events"] += 1
+            a[e["event_type"]] += 1
+            if e["event_type"] == "purchase":
+                a["units"] += e["quantity"]
+                a["revenue"] += e["amount"]
+            customers[key].add(e["customer_id"])
+            dirty.add(key)
+        if time.monotonic() - last_flush >= 1.0:
+            flush()
+            last_flush = time.monotonic()
+    flush()
+    es.indices.refresh(index=index)
+    rate = n / (time.monotonic() - (t0 or time.monotonic()))
+    if done is not None:
+        done.put(time.time())
+    consumer.close()
+    es.indices.delete(index=index)
+    return rate
+
+
+def naive_live(
+    settings: config.Settings, topic: str, n: int, index: str, window_ms: int, customers: int
+) -> float:
+    """(c') The naive consumer running while the producer produces (as the pipeline is measured)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    done = ctx.Queue()
+    proc = ctx.Process(target=naive_baseline, args=(settings, topic, n, index, window_ms, done))
+    proc.start()
+    time.sleep(2.0)  # let it connect and start polling
+    t0 = time.time()
+    produce(settings, topic, n, 5, customers)
+    end = done.get(timeout=900)
+    proc.join(60)
+    return n / (end - t0)
+
+
+# ---------------------------------------------------------------------------- the pipeline
+
+
+class RssSampler(threading.Thread):
+    """Peak RSS of a process tree (the spark-submit JVM, the Python driver, its workers)."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.stop = pid, 0, threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.5):
+            try:
+                root = psutil.Process(self.pid)
+                procs = [root, *root.children(recursive=True)]
+                total = 0
+                for p in procs:
+                    try:
+                        total += p.memory_info().rss
+                    except psutil.Error:
+                        pass
+                self.peak = max(self.peak, total)
+            except psutil.Error:
+                return
+
+
+def runtime_batches(es: Any, index: str) -> list[dict[str, Any]]:
+    from elasticsearch import helpers
+
+    es.indices.refresh(index=index)
+    docs = [h["_source"] for h in helpers.scan(es, index=index, query={"query": {"match_all": {}}})]
+    return sorted(docs, key=lambda d: d["batch_id"])
+
+
+def processed(es: Any, index: str) -> int:
+    if not es.indices.exists(index=index):
+        return 0
+    es.indices.refresh(index=index)
+    resp = es.search(index=index, size=0, aggs={"n": {"sum": {"field": "input_rows"}}})
+    return int(resp["aggregations"]["n"]["value"])
+
+
+def wait_processed(
+    es: Any,
+    index: str,
+    target: int,
+    proc: subprocess.Popen,
+    timeout: float,
+    series: list[tuple[float, int]] | None = None,
+) -> float:
+    deadline = time.monotonic() + timeout
+    while True:
+        n = processed(es, index)
+        if series is not None:
+            series.append((time.time(), n))
+        if n >= target:
+            return time.time()
+        if proc.poll() is not None:
+            raise RuntimeError(f"the app exited with {proc.returncode}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {n:,}/{target:,} processed after {timeout:.0f} s")
+        time.sleep(0.25)
+
+
+def latencies(
+    batches: list[dict[str, Any]], ts: np.ndarray, first: np.ndarray, last: np.ndarray
+) -> np.ndarray:
+    """Per-event produce → searchable latency (ms) of events with first[p] <= offset < last[p]."""
+    out = []
+    for b in batches:
+        for r in b["offset_ranges"]:
+            part, span = r.rsplit("/", 1)[1].split(":")
+            p = int(part)
+            lo, hi = (int(x) for x in span.split("-"))
+            lo, hi = max(lo, first[p]), min(hi, last[p] - 1)
+            if lo <= hi:
+                out.append(b["timestamp"] - ts[p, lo : hi + 1])
+    return np.concatenate(out) if out else np.empty(0, np.int64)
+
+
+def end_offsets(settings: config.Settings, topic: str, partitions: int) -> np.ndarray:
+    from confluent_kafka import TopicPartition
+
+    consumer = clients.kafka_consumer(settings, "bench-offsets")
+    ends = [
+        consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(partitions)
+    ]
+    consumer.close()
+    return np.array(ends, np.int64)
+
+
+def start_app(settings: config.Settings, log: Path) -> subprocess.Popen:
+    (app_checkpoint(settings) / "STOP").unlink(missing_ok=True)
+    return subprocess.Popen(
+        submit_command(settings),
+        env={**os.environ, **submit_env(settings)},
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop_app(settings: config.Settings, proc: subprocess.Popen) -> None:
+    """Graceful stop through the stop file (the batch in flight finishes)."""
+    app_checkpoint(settings).mkdir(parents=True, exist_ok=True)
+    (app_checkpoint(settings) / "STOP").touch()
+    try:
+        proc.wait(120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def run_pipeline(settings: config.Settings, args: argparse.Namespace, log: Path) -> dict[str, Any]:
+    es = clients.es_client(settings)
+    topic, runtime = settings["kafka.topic.events"], settings["es.index.runtime"]
+    parts = settings["kafka.topic.partitions"]
+    rec = Recorder()
+    proc = start_app(settings, log)
+    rss = RssSampler(proc.pid)
+    rss.start()
+    try:
+        say(f"  warm-up: {args.warmup:,} events")
+        produce(settings, topic, args.warmup, 1, args.customers, recorder=rec)
+        wait_processed(es, runtime, args.warmup, proc, 300)
+        first = end_offsets(settings, topic, parts)
+        series: list[tuple[float, int]] = []
+        say(f"  throughput: {args.events:,} events as fast as the producer goes")
+        poller = threading.Thread(
+            target=lambda: wait_processed(es, runtime, args.warmup + args.events, proc, 1200, series),
+            daemon=True,
+        )
+        t0 = time.time()
+        poller.start()
+        prod_rate = produce(settings, topic, args.events, 2, args.customers, recorder=rec)
+        poller.join()
+        t_end = series[-1][0]
+        sustained = args.events / (t_end - t0)
+        mid = end_offsets(settings, topic, parts)
+        say(f"  sustained {sustained:,.0f} events/s (producer {prod_rate:,.0f}/s); latency at half rate")
+        half = sustained / 2
+        n_half = int(half * args.latency_seconds)
+        produce(settings, topic, n_half, 3, args.customers, rate=half, recorder=rec)
+        total = args.warmup + args.events + n_half
+        wait_processed(es, runtime, total, proc, 600, series)
+        last = end_offsets(settings, topic, parts)
+        batches = runtime_batches(es, runtime)
+        ts = rec.ts
+        lat_tp = latencies(batches, ts, first, mid)
+        lat_half = latencies(batches, ts, mid, last)
+    finally:
+        stop_app(settings, proc)
+        rss.stop.set()
+    catch_up = (
+        measure_catch_up(settings, args, log, total, batches[-1]["batch_id"]) if args.catch_up else None
+    )
+
+    def pct(a: np.ndarray) -> dict[str, float]:
+        return {f"p{q}": float(np.percentile(a, q)) for q in (50, 95, 99)} if len(a) else {}
+
+    return {
+        "sustained_eps": sustained,
+        "catch_up_eps": catch_up,
+        "producer_eps_during_run": prod_rate,
+        "half_rate_eps": half,
+        "latency_ms_at_half_rate": pct(lat_half),
+        "latency_ms_during_throughput_run": pct(lat_tp),
+        "peak_rss_mb": rss.peak / 2**20,
+        "batches": batches,
+        "series": series,
+        "t0": t0,
+    }
+
+
+def measure_catch_up(
+    settings: config.Settings, args: argparse.Namespace, log: Path, done: int, last_batch: int
+) -> float:
+    """Like (c): the app drains a pre-filled backlog (no producer competing for the 2 cores).
+
+    Measured from the end of the restarted app's first batch (which pays the Python workers'
+    start) to the last batch: rows of the batches in between / elapsed.
+    """
+    es = clients.es_client(settings)
+    runtime = settings["es.index.runtime"]
+    say(f"  catch-up: {args.events:,} events into the topic, then the app is restarted")
+    produce(settings, settings["kafka.topic.events"], args.events, 4, args.customers)
+    proc = start_app(settings, log)
+    try:
+        wait_processed(es, runtime, done + args.events, proc, 900)
+    finally:
+        stop_app(settings, proc)
+    run = [b for b in runtime_batches(es, runtime) if b["batch_id"] > last_batch and b["input_rows"]]
+    if len(run) < 2:
+        return float("nan")
+    rows = sum(b["input_rows"] for b in run[1:])
+    return rows / ((run[-1]["timestamp"] - run[0]["timestamp"]) / 1000)
+
+
+# ---------------------------------------------------------------------------- report
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t0 = result["pipeline"]["t0"]
+    batches = [b for b in result["pipeline"]["batches"] if b["timestamp"] / 1000 >= t0 - 5]
+    t = np.array([b["timestamp"] / 1000 - t0 for b in batches])
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
+    ax1.plot(t, [b["rows_per_second"] for b in batches], ".-", label="batch rows/s")
+    ser = np.array(result["pipeline"]["series"], dtype=float)
+    if len(ser) > 2:
+        # Searchable events per second, from the polled totals, over 1-second bins with samples.
+        bins: dict[int, float] = {}
+        for ts, n in ser:
+            bins[int(ts - t0)] = max(bins.get(int(ts - t0), 0.0), n)
+        secs = sorted(bins)
+        pts = [(b, bins[b] - bins[a]) for a, b in itertools.pairwise(secs) if b == a + 1]
+        if pts:
+            ax1.plot(*zip(*pts, strict=True), alpha=0.6, label="searchable events/s (polled, 1 s bins)")
+    for name, key in (
+        ("naive", "naive_eps"),
+        ("naive live", "naive_live_eps"),
+        ("kafka consume", "kafka_consume_eps"),
+    ):
+        if result.get(key):
+            ax1.axhline(result[key], ls="--", lw=1, label=f"{name} {result[key]:,.0f}/s")
+    ax1.set_ylabel("events/s")
+    ax1.legend(fontsize=8)
+    ax1.set_title(
+        f"streaming app, {result['events']:,} events, sustained {result['pipeline']['sustained_eps']:,.0f}/s"
+    )
+    ax2.plot(t, [b["latency_p50_ms"] for b in batches], ".-", label="p50")
+    ax2.plot(t, [b["latency_p95_ms"] for b in batches], ".-", label="p95")
+    ax2.plot(t, [b["latency_max_ms"] for b in batches], ".-", label="max")
+    ax2.set_yscale("log")
+    ax2.set_ylabel("produce → searchable (ms)")
+    ax2.set_xlabel("seconds since the throughput phase started")
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--events", type=int, default=1_000_000)
+    p.add_argument("--warmup", type=int, default=50_000)
+    p.add_argument("--customers", type=int, default=10_000)
+    p.add_argument("--es-docs", type=int, default=100_000, help="documents for the bulk ceiling")
+    p.add_argument("--latency-seconds", type=float, default=30.0)
+    p.add_argument("--skip-baselines", action="store_true", help="only the pipeline")
+    p.add_argument("--trigger", help="spark.trigger.interval for this run (e.g. '0 seconds')")
+    p.add_argument("--source", choices=("python-kafka", "spark-kafka"), help="spark.source for this run")
+    p.add_argument("--max-offsets", type=int, help="spark.max.offsets.per.trigger for this run")
+    p.add_argument("--no-catch-up", dest="catch_up", action="store_false", help="skip the backlog phase")
+    args = p.parse_args(argv)
+
+    run = f"bench-{time.strftime('%m%d%H%M%S')}"
+    os.environ.update(
+        {
+            "PLATFORM_KAFKA_TOPIC_EVENTS": f"{run}-a",
+            "PLATFORM_KAFKA_TOPIC_DEADLETTER": f"{run}-dlq",
+            "PLATFORM_KAFKA_CONSUMER_GROUP": f"{run}-group",
+            **{
+                f"PLATFORM_ES_INDEX_{k.upper()}": f"{run}-{k}"
+                for k in ("aggregates", "customers", "quarantine", "runtime")
+            },
+            "PLATFORM_SPARK_CHECKPOINT_DIR": str(
+                Path(os.environ.get("PLATFORM_HOME", "/tmp")) / "bench" / run
+            ),
+        }
+    )
+    for opt, value in (
+        ("TRIGGER_INTERVAL", args.trigger),
+        ("SOURCE", args.source),
+        ("MAX_OFFSETS_PER_TRIGGER", args.max_offsets),
+    ):
+        if value:
+            os.environ[f"PLATFORM_SPARK_{opt}"] = str(value)
+    settings_a = config.load()
+    admin, es = clients.kafka_admin(settings_a), clients.es_client(settings_a)
+    topics.ensure_topics(settings_a, admin)
+    result: dict[str, Any] = {"events": args.events, "customers": args.customers, "run": run}
+    result["app_settings"] = {
+        k: settings_a[k]
+        for k in (
+            "spark.source",
+            "spark.trigger.interval",
+            "spark.max.offsets.per.trigger",
+            "spark.es.bulk.docs",
+        )
+    }
+    window_ms = 60_000
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    try:
+        if not args.skip_baselines:
+            say(f"→ producing {args.events:,} events to {run}-a")
+            result["produce_eps"] = produce(settings_a, f"{run}-a", args.events, 7, args.customers)
+            say(f"  produce {result['produce_eps']:,.0f}/s; (a) Kafka consume-only ceiling")
+            result["kafka_consume_eps"] = consume_ceiling(settings_a, f"{run}-a", args.events)
+            say(f"  {result['kafka_consume_eps']:,.0f}/s; (c) naive single-consumer baseline")
+            result["naive_eps"] = naive_baseline(
+                settings_a, f"{run}-a", args.events, f"{run}-naive", window_ms
+            )
+            say(
+                f"  {result['naive_eps']:,.0f} events/s; (c') naive while the producer runs (as the pipeline)"
+            )
+            topics.ensure_topics(
+                config.load(env={**os.environ, "PLATFORM_KAFKA_TOPIC_EVENTS": f"{run}-c"}), admin
+            )
+            result["naive_live_eps"] = naive_live(
+                settings_a, f"{run}-c", args.events, f"{run}-naive2", window_ms, args.customers
+            )
+            say(
+                f"  {result['naive_live_eps']:,.0f} events/s; (b) Elasticsearch bulk ceiling "
+                f"({args.es_docs:,} docs)"
+            )
+            result["es_bulk_docs_per_s"] = bulk_ceiling(
+                settings_a, f"{run}-bulk", args.es_docs, args.customers
+            )
+            say(f"  {result['es_bulk_docs_per_s']:,.0f} docs/s")
+            time.sleep(5)  # let Elasticsearch finish refreshes/merges of the bulk run
+        os.environ["PLATFORM_KAFKA_TOPIC_EVENTS"] = f"{run}-b"
+        settings = config.load()
+        topics.ensure_topics(settings, admin)
+        es_indices.ensure_templates(es, settings)
+        say("→ pipeline (spark-submit)")
+        result["pipeline"] = run_pipeline(settings, args, RESULTS / f"{run}-app.log")
+    finally:
+        admin.delete_topics([f"{run}-a", f"{run}-b", f"{run}-c", f"{run}-dlq"])
+        for name in es_indices.templates(config.load()):
+            es.options(ignore_status=404).indices.delete_index_template(name=name)
+        es.options(ignore_status=404).indices.delete(
+            index=",".join(f"{run}-{k}" for k in ("aggregates", "customers", "quarantine", "runtime"))
+        )
+    report(result, args)
+    png = RESULTS / f"{run}.png"
+    plot(result, png)
+    slim = {k: v for k, v in result.items() if k != "pipeline"}
+    slim["pipeline"] = {k: v for k, v in result["pipeline"].items() if k not in ("batches", "series")}
+    (RESULTS / f"{run}.json").write_text(json.dumps(slim, indent=2))
+    say(f"✓ plot {png}, figures {RESULTS / f'{run}.json'}")
+    return 0
+
+
+def report(result: dict[str, Any], args: argparse.Namespace) -> None:
+    pl = result["pipeline"]
+    print(f"\n=== pipeline benchmark: {args.events:,} events, {args.customers:,} customers ===")
+    if "produce_eps" in result:
+        print(f"produce (Python, 1 thread)             {result['produce_eps']:>12,.0f} events/s")
+        print(f"(a) Kafka consume-only ceiling          {result['kafka_consume_eps']:>12,.0f} events/s")
+        print(f"(b) Elasticsearch bulk ceiling          {result['es_bulk_docs_per_s']:>12,.0f} docs/s")
+        print(
+            f"(c) naive single Python consumer        {result['naive_eps']:>12,.0f} events/s"
+            " (pre-filled topic)"
+        )
+        print(
+            f"(c') naive, producer running alongside  {result['naive_live_eps']:>12,.0f} events/s"
+            " (as the pipeline)"
+        )
+    print(
+        f"pipeline sustained end to end           {pl['sustained_eps']:>12,.0f} events/s (producer alongside)"
+    )
+    if pl.get("catch_up_eps"):
+        print(f"pipeline catch-up, pre-filled topic     {pl['catch_up_eps']:>12,.0f} events/s (like (c))")
+    lat = pl["latency_ms_at_half_rate"]
+    if lat:
+        print(
+            f"latency at half rate ({pl['half_rate_eps']:,.0f}/s)  p50 {lat['p50']:,.0f}  "
+            f"p95 {lat['p95']:,.0f}  p99 {lat['p99']:,.0f} ms"
+        )
+    tl = pl["latency_ms_during_throughput_run"]
+    if tl:
+        print(
+            f"latency during the max-rate run         p50 {tl['p50']:,.0f}  p95 {tl['p95']:,.0f}  "
+            f"p99 {tl['p99']:,.0f} ms"
+        )
+    print(f"peak RSS of the app (JVM + Python)      {pl['peak_rss_mb']:>12,.0f} MB")
+    if "naive_eps" in result:
+        slowest = min(result["kafka_consume_eps"], result["es_bulk_docs_per_s"])
+        result["ratio_pipeline_to_slowest_ceiling"] = pl["sustained_eps"] / slowest
+        result["ratio_pipeline_to_naive"] = pl["sustained_eps"] / result["naive_eps"]
+        result["ratio_pipeline_to_naive_live"] = pl["sustained_eps"] / result["naive_live_eps"]
+        print(f"ratio pipeline / slowest ceiling        {result['ratio_pipeline_to_slowest_ceiling']:>12.2f}")
+        print(f"ratio pipeline / naive (pre-filled)     {result['ratio_pipeline_to_naive']:>12.2f}")
+        print(f"ratio pipeline / naive (same way)       {result['ratio_pipeline_to_naive_live']:>12.2f}")
+        if pl.get("catch_up_eps"):
+            result["ratio_catch_up_to_naive"] = pl["catch_up_eps"] / result["naive_eps"]
+            print(f"ratio catch-up / naive (pre-filled)     {result['ratio_catch_up_to_naive']:>12.2f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""A small async client of Airflow's REST API v2: token auth, latest DAG runs, triggering DAGs."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from streaming_platform.config import Settings
+from streaming_platform.runtime.airflow import admin_credentials
+
+# The platform's DAGs, in the order the dashboard shows them.
+PLATFORM_DAGS = ("platform_setup", "streaming_app", "demo_load", "pipeline_health", "data_quality")
+TOKEN_TTL_S = 600.0
+
+
+class AirflowError(RuntimeError):
+    """Airflow could not be reached or refused a request; the message says which and why."""
+
+
+class AirflowClient:
+    def __init__(self, settings: Settings, timeout_s: float = 5.0):
+        self.settings = settings
+        self.base = settings["airflow.url"].rstrip("/")
+        self.timeout_s = timeout_s
+        self._token: tuple[str, float] | None = None
+
+    def run_url(self, dag_id: str, run_id: str | None = None) -> str:
+        url = f"{self.base}/dags/{quote(dag_id)}"
+        return f"{url}/runs/{quote(run_id, safe='')}" if run_id else url
+
+    async def _fetch_token(self, client: httpx.AsyncClient) -> str:
+        try:
+            user, password = admin_credentials(self.settings)
+        except RuntimeError as exc:
+            raise AirflowError(str(exc)) from None
+        resp = await client.post(f"{self.base}/auth/token", json={"username": user, "password": password})
+        if resp.status_code >= 400:
+            raise AirflowError(f"Airflow refused a token for {user!r}: HTTP {resp.status_code}")
+        return str(resp.json()["access_token"])
+
+    async def _token_for(self, client: httpx.AsyncClient, fresh: bool = False) -> str:
+        if fresh or self._token is None or time.monotonic() - self._token[1] > TOKEN_TTL_S:
+            self._token = (await self._fetch_token(client), time.monotonic())
+        return self._token[0]
+
+    async def request(self, method: str, path: str, body: Any = None) -> Any:
+        try:
+            return await self._request(method, path, body)
+        except AirflowError:
+            await self.health()  # Airflow down: say that, not a consequence of it (e.g. no password yet)
+            raise
+
+    async def _request(self, method: str, path: str, body: Any) -> Any:
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+                for attempt in range(2):
+                    token = await self._token_for(client, fresh=attempt > 0)
+                    resp = await client.request(
+                        method, self.base + path, json=body, headers={"Authorization": f"Bearer {token}"}
+                    )
+                    if resp.status_code != 401:
+                        break
+        except httpx.HTTPError as exc:
+            raise AirflowError(
+                f"Airflow at {self.base} unreachable: {exc.__class__.__name__} {exc}"
+            ) from None
+        if resp.status_code >= 400:
+            raise AirflowError(f"Airflow {method} {path}: HTTP {resp.status_code} {resp.text[:300]}")
+        return resp.json() if resp.content else None
+
+    async def health(self) -> dict[str, Any]:
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+                resp = await client.get(f"{self.base}/api/v2/monitor/health")
+        except httpx.HTTPError as exc:
+            raise AirflowError(
+                f"Airflow at {self.base} unreachable: {exc.__class__.__name__} {exc}"
+            ) from None
+        if resp.status_code >= 400:
+            raise AirflowError(f"Airflow health: HTTP {resp.status_code}")
+        return dict(resp.json())
+
+    async def latest_run(self, dag_id: str) -> dict[str, Any] | None:
+        path = f"/api/v2/dags/{quote(dag_id)}/dagRuns?order_by=-run_after&limit=1"
+        try:
+            answer = await self.request("GET", path)
+        except AirflowError as exc:
+            if "HTTP 404" in str(exc):
+                return {"dag_id": dag_id, "state": "missing", "run_id": None}
+            raise
+        runs = answer.get("dag_runs") or []
+        return runs[0] if runs else None
+
+    async def trigger(self, dag_id: str, conf: dict[str, Any]) -> dict[str, Any]:
+        run = await self.request(
+            "POST", f"/api/v2/dags/{quote(dag_id)}/dagRuns", {"logical_date": None, "conf": conf}
+        )
+        return {
+            "dag_id": dag_id,
+            "run_id": run.get("dag_run_id"),
+            "state": run.get("state"),
+            "url": self.run_url(dag_id, run.get("dag_run_id")),
+        }

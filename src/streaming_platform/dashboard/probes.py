@@ -1,0 +1,222 @@
+"""Blocking probes of the real services, each run in a worker thread with its own timeout.
+
+Every probe returns plain data (no status judgement); :mod:`.status` turns the data into cards.
+Field names of the Spark app's runtime-metrics documents are looked up tolerantly through
+:data:`RUNTIME_FIELDS` so a renamed field degrades one number, not the page.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
+from elasticsearch import Elasticsearch
+
+from streaming_platform.config import Settings
+from streaming_platform.runtime.process import Paths, read_pid
+
+# role -> candidate field names (dotted paths), first present wins.
+RUNTIME_FIELDS: dict[str, tuple[str, ...]] = {
+    "timestamp": ("@timestamp", "timestamp", "batch_timestamp", "batch_time", "ts"),
+    "batch_id": ("batch_id", "batchId"),
+    "input_rows": ("input_rows", "num_input_rows", "numInputRows", "rows_in"),
+    "output_rows": ("output_rows", "valid_rows", "num_output_rows", "rows_out", "written_rows"),
+    "input_rate": ("input_rows_per_second", "inputRowsPerSecond", "input_rate"),
+    "processed_rate": (
+        "processed_rows_per_second",
+        "processedRowsPerSecond",
+        "rows_per_second",
+        "processed_rate",
+    ),
+    "batch_duration_ms": ("batch_duration_ms", "duration_ms", "batchDuration", "trigger_execution_ms"),
+    "quarantined": ("quarantined", "quarantined_rows", "quarantine_count", "invalid_rows", "num_quarantined"),
+    "error_rate": ("error_rate", "quarantine_rate"),
+    "latency_p50_ms": ("latency_p50_ms", "e2e_latency_p50_ms", "latency_ms_p50", "latency_p50"),
+    "latency_p95_ms": ("latency_p95_ms", "e2e_latency_p95_ms", "latency_ms_p95", "latency_p95"),
+    "latency_max_ms": ("latency_max_ms", "e2e_latency_max_ms", "latency_ms_max", "latency_max"),
+    "event_time_lag_ms": ("event_time_lag_ms", "event_time_lag_seconds", "watermark_lag_ms", "event_lag_ms"),
+    "consumer_lag": ("consumer_lag", "kafka_lag", "lag_messages", "offset_lag"),
+    "end_offsets": (
+        "offset_ranges",
+        "end_offsets",
+        "kafka_end_offsets",
+        "endOffset",
+        "kafka_offsets",
+        "offsets",
+    ),
+    "query_name": ("query_name", "query", "name"),
+    "run_id": ("run_id", "runId", "query_id"),
+}
+
+
+_RANGE = re.compile(r"^(?P<topic>.+)/(?P<partition>\d+):(?P<from>-?\d+)-(?P<to>-?\d+)$")
+
+
+def pick(doc: dict[str, Any], role: str) -> Any:
+    """The value of the first candidate field of ``role`` present in ``doc`` (dotted paths)."""
+    for name in RUNTIME_FIELDS[role]:
+        node: Any = doc
+        for part in name.split("."):
+            if not isinstance(node, dict) or part not in node:
+                node = None
+                break
+            node = node[part]
+        if node is not None:
+            return node
+    return None
+
+
+def offsets_total(value: Any, topic: str) -> int | None:
+    """Sum of per-partition offsets for ``topic`` from Spark's ``{"topic": {"0": n}}`` shape."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    if isinstance(value, dict) and isinstance(value.get(topic), dict):
+        return sum(int(v) for v in value[topic].values())
+    if isinstance(value, list) and all(isinstance(r, str) for r in value):
+        return _ranges_total(value, topic)
+    if isinstance(value, list):  # [{"topic": t, "partition": p, "offset": n}, ...]
+        rows = [r for r in value if isinstance(r, dict) and r.get("topic") == topic]
+        return sum(int(r.get("offset", 0)) for r in rows) if rows else None
+    return None
+
+
+def _ranges_total(ranges: list[str], topic: str) -> int | None:
+    """Sum of the ``to`` offsets of ``["topic/partition:from-to", ...]`` (es_indices' offset_ranges)."""
+    ends: dict[str, int] = {}
+    for text in ranges:
+        m = _RANGE.match(text)
+        if m and m.group("topic") == topic:
+            ends[m.group("partition")] = int(m.group("to"))
+    return sum(ends.values()) if ends else None
+
+
+# --------------------------------------------------------------------------- kafka
+
+
+def _end_offsets(admin: AdminClient, topic: str, partitions: int, timeout: float) -> dict[int, int]:
+    request = {TopicPartition(topic, p): OffsetSpec.latest() for p in range(partitions)}
+    futures = admin.list_offsets(request, request_timeout=timeout)
+    return {tp.partition: int(f.result(timeout=timeout).offset) for tp, f in futures.items()}
+
+
+def _committed(consumer: Consumer, topic: str, partitions: int, timeout: float) -> int | None:
+    """Committed offsets of the consumer's group on ``topic``, summed (None: nothing committed).
+
+    Read with a group consumer's ``committed()``, not ``AdminClient.list_consumer_group_offsets``:
+    the latter crashes librdkafka (NULL cgrp on NOT_COORDINATOR, librdkafka #5040) on a young broker.
+    """
+    found = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=timeout)
+    offsets = [tp.offset for tp in found if tp.error is None and tp.offset >= 0]
+    return sum(offsets) if offsets else None
+
+
+def kafka(admin: AdminClient, consumer: Consumer, settings: Settings, timeout: float = 3.0) -> dict[str, Any]:
+    meta = admin.list_topics(timeout=timeout)
+    if not meta.brokers:
+        raise KafkaException("no broker answered the metadata request")
+    topics: dict[str, Any] = {}
+    for role, name in (
+        ("events", settings["kafka.topic.events"]),
+        ("deadletter", settings["kafka.topic.deadletter"]),
+    ):
+        found = meta.topics.get(name)
+        if found is None or found.error is not None:
+            topics[role] = {"name": name, "exists": False}
+            continue
+        ends = _end_offsets(admin, name, len(found.partitions), timeout)
+        topics[role] = {
+            "name": name,
+            "exists": True,
+            "partitions": len(found.partitions),
+            "end_offsets": {str(p): o for p, o in sorted(ends.items())},
+            "total": sum(ends.values()),
+        }
+    committed: dict[str, int] = {}
+    events = topics["events"]
+    if events["exists"]:
+        try:
+            total = _committed(consumer, events["name"], events["partitions"], timeout)
+        except KafkaException:
+            total = None
+        if total is not None:
+            committed[events["name"]] = total
+    return {
+        "brokers": [f"{b.host}:{b.port}" for b in meta.brokers.values()],
+        "topic_count": len([t for t in meta.topics if not t.startswith("__")]),
+        "topics": topics,
+        "group": settings["kafka.consumer.group"],
+        "committed": committed,
+    }
+
+
+# --------------------------------------------------------------------------- elasticsearch
+
+
+def platform_indices(settings: Settings) -> dict[str, str]:
+    """role -> index name of every index the platform writes."""
+    return {
+        "aggregates": settings["es.index.aggregates"],
+        "customers": settings["es.index.customers"],
+        "quarantine": settings["es.index.quarantine"],
+        "runtime": settings["es.index.runtime"],
+        "quality": settings["es.index.quality"],
+    }
+
+
+def elasticsearch(es: Elasticsearch, settings: Settings) -> dict[str, Any]:
+    health = es.cluster.health()
+    names = platform_indices(settings)
+    # All indices (a handful on this node): naming a missing one would fail the whole request.
+    stats = es.indices.stats(metric="docs,indexing")
+    found = stats.get("indices", {})
+    indices = {}
+    for role, name in names.items():
+        primaries = (found.get(name) or {}).get("primaries") or {}
+        indices[role] = {
+            "name": name,
+            "exists": name in found,
+            "docs": (primaries.get("docs") or {}).get("count", 0),
+            "indexed_total": (primaries.get("indexing") or {}).get("index_total", 0),
+        }
+    return {
+        "cluster": health.get("cluster_name"),
+        "health": health.get("status"),
+        "nodes": health.get("number_of_nodes"),
+        "unassigned_shards": health.get("unassigned_shards"),
+        "indices": indices,
+    }
+
+
+def spark(es: Elasticsearch, settings: Settings) -> dict[str, Any]:
+    """The newest runtime-metrics document (the app writes one per micro-batch)."""
+    index = settings["es.index.runtime"]
+    if not es.indices.exists(index=index):
+        return {"index": index, "exists": False, "latest": None}
+    for field in RUNTIME_FIELDS["timestamp"]:
+        try:
+            answer = es.search(
+                index=index,
+                size=1,
+                sort=[{field: {"order": "desc", "unmapped_type": "date"}}],
+                query={"exists": {"field": field}},
+            )
+        except Exception:  # noqa: BLE001 - try the next candidate field name
+            continue
+        hits = answer["hits"]["hits"]
+        if hits:
+            return {"index": index, "exists": True, "latest": hits[0]["_source"], "time_field": field}
+    return {"index": index, "exists": True, "latest": None}
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def process(paths: Paths, name: str) -> dict[str, Any]:
+    pid = read_pid(paths, name)
+    return {"name": name, "running": pid is not None, "pid": pid}

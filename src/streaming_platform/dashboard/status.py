@@ -1,0 +1,344 @@
+"""Turn probe results into status cards and the data-flow graph (pure functions, no I/O).
+
+A card is ``{"id", "title", "status", "reason", "metrics": [{"label", "value", "kind"}], ...}``
+with status ``green`` / ``amber`` / ``red`` / ``grey`` (not running or unknown) and the reason
+in words. ``kind`` tells the page how to format a value (count, rate, ms, time, text).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from streaming_platform.config import Settings
+from streaming_platform.dashboard.probes import offsets_total, pick
+
+Probe = dict[str, Any]  # {"ok", "data", "error", "at", "took_ms"}
+RATE_WINDOW_S = 15.0
+LAG_GROWING_MIN_S = 60.0
+
+
+def metric(label: str, value: Any, kind: str = "count") -> dict[str, Any]:
+    return {"label": label, "value": value, "kind": kind}
+
+
+def card(
+    cid: str, title: str, status: str, reason: str, metrics: list[dict[str, Any]], **extra: Any
+) -> dict[str, Any]:
+    return {"id": cid, "title": title, "status": status, "reason": reason, "metrics": metrics, **extra}
+
+
+def down_card(cid: str, title: str, probe: Probe | None) -> dict[str, Any]:
+    why = "not probed yet" if probe is None else probe.get("error") or "unreachable"
+    return card(cid, title, "red" if probe else "grey", why, [])
+
+
+# --------------------------------------------------------------------------- history
+
+
+@dataclass
+class Series:
+    """(time, value) samples of a growing counter or a gauge, bounded."""
+
+    points: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=900))
+
+    def add(self, t: float, value: float | None) -> None:
+        if value is not None:
+            self.points.append((t, float(value)))
+
+    def last(self) -> float | None:
+        return self.points[-1][1] if self.points else None
+
+    def rate(self, window_s: float = RATE_WINDOW_S) -> float | None:
+        """Per-second increase of a counter over the last ``window_s`` (None: too few samples)."""
+        if len(self.points) < 2:
+            return None
+        t1, v1 = self.points[-1]
+        first = next(((t, v) for t, v in self.points if t >= t1 - window_s), None)
+        if first is None or t1 - first[0] <= 0:
+            return None
+        t0, v0 = first
+        return max(0.0, (v1 - v0) / (t1 - t0))
+
+    def growing_for(self) -> float:
+        """Seconds the gauge has been non-decreasing (and grew) up to its last sample."""
+        pts = list(self.points)
+        i = len(pts) - 1
+        while i > 0 and pts[i - 1][1] <= pts[i][1]:
+            i -= 1
+        if i == len(pts) - 1 or pts[i][1] >= pts[-1][1]:
+            return 0.0
+        return pts[-1][0] - pts[i][0]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def duration_seconds(text: str) -> float:
+    """'2 seconds' -> 2.0, '1 minute' -> 60.0 (the format of the spark.* duration settings)."""
+    m = re.match(r"^(\d+) (second|minute|hour)s?$", text.strip())
+    if not m:
+        return 0.0
+    return int(m.group(1)) * {"second": 1, "minute": 60, "hour": 3600}[m.group(2)]
+
+
+def epoch(value: Any) -> float | None:
+    """A timestamp from a document (ISO string, epoch seconds or epoch milliseconds) as epoch s."""
+    if value is None:
+        return None
+    if isinstance(value, int | float):
+        return value / 1000.0 if value > 1e11 else float(value)
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def ago(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def worst(statuses: list[str]) -> str:
+    order = ["red", "amber", "green", "grey"]
+    present = [s for s in order if s in statuses]
+    return present[0] if present else "grey"
+
+
+# --------------------------------------------------------------------------- cards
+
+
+def kafka_card(probe: Probe | None) -> dict[str, Any]:
+    if not probe or not probe["ok"]:
+        return down_card("kafka", "Kafka broker", probe)
+    d = probe["data"]
+    return card(
+        "kafka",
+        "Kafka broker",
+        "green",
+        f"{len(d['brokers'])} broker(s) answering at {', '.join(d['brokers'])}",
+        [metric("brokers", len(d["brokers"])), metric("topics", d["topic_count"])],
+    )
+
+
+def lag_reason(lag: float | None, growing_s: float, limit: int) -> tuple[str, str]:
+    if lag is None:
+        return "green", "consumer lag unknown (no committed offsets or batch metrics yet)"
+    words = f"consumer lag {lag:,.0f} messages"
+    if lag > limit:
+        grow = f", growing for {ago(growing_s)}" if growing_s else ""
+        return "red", f"{words}{grow} (limit {limit:,})"
+    if growing_s >= LAG_GROWING_MIN_S:
+        return "amber", f"{words}, growing for {ago(growing_s)}"
+    return "green", words
+
+
+def topic_card(
+    probe: Probe | None, role: str, series: Series, lag: Series | None, settings: Settings
+) -> dict[str, Any]:
+    cid, title = f"topic-{role}", ("Events topic" if role == "events" else "Dead-letter topic")
+    if not probe or not probe["ok"]:
+        return down_card(cid, title, probe)
+    t = probe["data"]["topics"][role]
+    if not t["exists"]:
+        return card(
+            cid,
+            title,
+            "red",
+            f"topic {t['name']} does not exist (run the platform_setup DAG)",
+            [],
+            topic=t["name"],
+        )
+    rate = series.rate()
+    metrics = [
+        metric("partitions", t["partitions"]),
+        metric("end offset (sum)", t["total"]),
+        metric("in", rate, "rate"),
+    ]
+    status, reason = "green", f"{t['partitions']} partitions, {t['total']:,} messages written"
+    if lag is not None:
+        status, reason = lag_reason(lag.last(), lag.growing_for(), settings["health.max.consumer.lag"])
+        metrics.append(metric("consumer lag", lag.last()))
+    elif rate:
+        status, reason = "amber", f"records are being quarantined: {rate:,.1f}/s"
+    return card(cid, title, status, reason, metrics, topic=t["name"], end_offsets=t["end_offsets"])
+
+
+def spark_card(probe: Probe | None, settings: Settings, now: float) -> dict[str, Any]:
+    title = "Spark streaming query"
+    if not probe or not probe["ok"]:
+        c = down_card("spark", title, probe)
+        c["status"], c["reason"] = "grey", f"unknown: batch metrics unreadable ({c['reason']})"
+        return c
+    d = probe["data"]
+    doc = d.get("latest")
+    if not doc:
+        why = "no runtime-metrics index yet" if not d["exists"] else "no batch metrics yet"
+        return card("spark", title, "grey", f"{why} ({d['index']}); is the streaming_app DAG running?", [])
+    last = epoch(pick(doc, "timestamp"))
+    age = now - last if last else None
+    trigger = max(duration_seconds(settings["spark.trigger.interval"]), 1.0)
+    input_rows, quarantined = pick(doc, "input_rows"), pick(doc, "quarantined")
+    error_rate = pick(doc, "error_rate")
+    if error_rate is None and input_rows:
+        error_rate = (quarantined or 0) / input_rows
+    metrics = [
+        metric("last batch", last, "time"),
+        metric("batch duration", pick(doc, "batch_duration_ms"), "ms"),
+        metric("input rows", input_rows),
+        metric("processed", pick(doc, "processed_rate") or pick(doc, "input_rate"), "rate"),
+        metric("latency p95", pick(doc, "latency_p95_ms"), "ms"),
+        metric("error rate", error_rate, "percent"),
+    ]
+    if age is None:
+        return card("spark", title, "amber", "last batch has no readable timestamp", metrics)
+    if age > max(300.0, 60 * trigger):
+        return card(
+            "spark", title, "red", f"no batch for {ago(age)}: query stopped or stuck", metrics, state="stale"
+        )
+    if age > max(60.0, 10 * trigger):
+        return card(
+            "spark", title, "amber", f"last batch {ago(age)} ago (trigger every {trigger:.0f} s)", metrics
+        )
+    limit = settings["health.max.quarantine.rate"]
+    if error_rate is not None and error_rate > limit:
+        return card(
+            "spark",
+            title,
+            "amber",
+            f"quarantine rate {error_rate:.1%} above {limit:.1%}",
+            metrics,
+            state="active",
+        )
+    return card("spark", title, "green", f"active, last batch {ago(age)} ago", metrics, state="active")
+
+
+def es_card(probe: Probe | None) -> dict[str, Any]:
+    if not probe or not probe["ok"]:
+        return down_card("elasticsearch", "Elasticsearch", probe)
+    d = probe["data"]
+    colour = {"green": "green", "yellow": "amber"}.get(d["health"], "red")
+    metrics = [metric(i["name"], i["docs"] if i["exists"] else None) for i in d["indices"].values()]
+    missing = [i["name"] for i in d["indices"].values() if not i["exists"]]
+    reason = f"cluster {d['cluster']} {d['health']}, {d['nodes']} node(s)"
+    if missing:
+        reason += f"; not created yet: {', '.join(missing)}"
+    return card("elasticsearch", "Elasticsearch", colour, reason, metrics, indices=d["indices"])
+
+
+def airflow_card(probe: Probe | None) -> dict[str, Any]:
+    if not probe or not probe["ok"]:
+        return down_card("airflow", "Airflow", probe)
+    d = probe["data"]
+    unhealthy = [
+        k for k, v in d["health"].items() if isinstance(v, dict) and v.get("status") not in (None, "healthy")
+    ]
+    runs = d["runs"]
+    failed = [r["dag_id"] for r in runs if r.get("state") == "failed"]
+    metrics = [metric(r["dag_id"], r.get("state") or "no runs", "text") for r in runs]
+    if unhealthy:
+        return card("airflow", "Airflow", "red", f"unhealthy: {', '.join(unhealthy)}", metrics, runs=runs)
+    if d.get("runs_error"):
+        return card("airflow", "Airflow", "amber", d["runs_error"], metrics, runs=runs)
+    if failed:
+        return card(
+            "airflow", "Airflow", "amber", f"latest run failed: {', '.join(failed)}", metrics, runs=runs
+        )
+    return card(
+        "airflow", "Airflow", "green", "scheduler, DAG processor and database healthy", metrics, runs=runs
+    )
+
+
+def producer_card(probe: Probe | None, events: Series) -> dict[str, Any]:
+    rate = events.rate()
+    if not probe or not probe["ok"] or not probe["data"]["running"]:
+        writing = f"; events arriving at {rate:,.1f}/s from elsewhere" if rate else ""
+        return card(
+            "producer",
+            "Producer",
+            "grey",
+            f"not running (no PID file){writing}",
+            [metric("rate", rate, "rate")],
+        )
+    pid = probe["data"]["pid"]
+    status = "green" if rate else "amber"
+    reason = f"running (pid {pid})" + (
+        f", {rate:,.1f} events/s" if rate else ", no events written in the last 15 s"
+    )
+    return card(
+        "producer", "Producer", status, reason, [metric("rate", rate, "rate"), metric("pid", pid, "text")]
+    )
+
+
+def kibana_card(probe: Probe | None, url: str) -> dict[str, Any] | None:
+    if not url:
+        return None
+    if not probe or not probe["ok"]:
+        return down_card("kibana", "Kibana", probe)
+    level = probe["data"].get("level", "available")
+    colour = {"available": "green", "degraded": "amber"}.get(level, "red")
+    return card("kibana", "Kibana", colour, f"status {level}", [], url=url)
+
+
+# --------------------------------------------------------------------------- flow
+
+
+def flow(cards: dict[str, dict[str, Any]], rates: dict[str, float | None]) -> dict[str, Any]:
+    """Nodes (with the health of their card) and edges (with live rates) of the pipeline."""
+
+    def node(nid: str, label: str, cid: str) -> dict[str, Any]:
+        c = cards.get(cid)
+        if c is None and cid == "kibana":
+            return {
+                "id": nid,
+                "label": label,
+                "status": "grey",
+                "reason": "not configured (kibana.url empty)",
+            }
+        return {
+            "id": nid,
+            "label": label,
+            "status": c["status"] if c else "grey",
+            "reason": c["reason"] if c else "",
+        }
+
+    nodes = [
+        node("producer", "Producer", "producer"),
+        node("kafka", "Kafka", "topic-events"),
+        node("spark", "Spark", "spark"),
+        node("elasticsearch", "Elasticsearch", "elasticsearch"),
+        node("kibana", "Kibana", "kibana"),
+        node("quarantine", "Quarantine (DLQ)", "topic-deadletter"),
+    ]
+    edges = [
+        {"from": "producer", "to": "kafka", "rate": rates.get("kafka_in"), "label": "events"},
+        {"from": "kafka", "to": "spark", "rate": rates.get("spark_in"), "label": "consumed"},
+        {"from": "spark", "to": "elasticsearch", "rate": rates.get("es_in"), "label": "indexed"},
+        {"from": "spark", "to": "quarantine", "rate": rates.get("quarantine"), "label": "quarantined"},
+        {"from": "elasticsearch", "to": "kibana", "rate": None, "label": "queries"},
+    ]
+    return {"nodes": nodes, "edges": edges}
+
+
+def consumed_total(
+    kafka_data: dict[str, Any] | None, spark_doc: dict[str, Any] | None, topic: str
+) -> float | None:
+    """Offsets the app has consumed from ``topic``: committed group offsets, else the last batch's."""
+    if kafka_data and topic in kafka_data.get("committed", {}):
+        return float(kafka_data["committed"][topic])
+    if spark_doc:
+        total = offsets_total(pick(spark_doc, "end_offsets"), topic)
+        if total is not None:
+            return float(total)
+    return None
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,203 @@
+"""Index templates (explicit, strict mappings) of every index the streaming app writes.
+
+One template per index name from the configuration (``es.index.aggregates``, ``.customers``,
+``.quarantine``, ``.runtime``), matching exactly that name. ``dynamic: strict`` turns an
+unexpected field into a failed write (the batch is retried, the bug is seen) instead of a
+mapping explosion. Only core field types are used: the embedded node has no mapper-extras
+(no ``scaled_float``) and no analysis-common, so money is kept as exact integer cents (``long``)
+next to a ``double`` for display.
+
+:func:`ensure_templates` is idempotent (the platform_setup DAG calls it): it compares a hash of
+the desired body, stored in the template's ``_meta``, and reports created / unchanged / updated.
+It also creates each index when missing, so Kibana and the dashboard find them before data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from streaming_platform.config import Settings
+from streaming_platform.events import PRODUCT_CATEGORIES
+
+LONG = {"type": "long"}
+INT = {"type": "integer"}
+DOUBLE = {"type": "double"}
+KEYWORD = {"type": "keyword"}
+DATE = {"type": "date", "format": "strict_date_optional_time||epoch_millis"}
+BOOL = {"type": "boolean"}
+
+
+def _counts_by_type(prefix: str = "") -> dict[str, Any]:
+    return {f"{prefix}{n}": LONG for n in ("views", "add_to_cart", "purchases", "refunds")}
+
+
+AGGREGATES_PROPERTIES: dict[str, Any] = {
+    "window_start": DATE,
+    "window_end": DATE,
+    "product_category": KEYWORD,
+    "events": LONG,
+    **_counts_by_type(),
+    "units": LONG,  # quantity of purchases
+    "purchase_cents": LONG,
+    "refund_cents": LONG,
+    "revenue": DOUBLE,  # (purchases - refunds) in currency units
+    "purchase_amount": DOUBLE,
+    "refund_amount": DOUBLE,
+    "avg_order_value": DOUBLE,  # purchase_amount / purchases (0 when none)
+    "distinct_customers": LONG,
+    "batch_id": LONG,  # micro-batch that last wrote the document
+    "updated_at": DATE,
+}
+
+CUSTOMERS_PROPERTIES: dict[str, Any] = {
+    "customer_id": KEYWORD,
+    "total_events": LONG,
+    **_counts_by_type(),
+    "spend_cents": LONG,
+    "spend": DOUBLE,  # sum of purchase amounts
+    "refund_cents": LONG,
+    "refund_amount": DOUBLE,
+    "first_seen": DATE,
+    "last_seen": DATE,
+    "last_location": KEYWORD,
+    "top_category": KEYWORD,
+    "events_by_category": {
+        "type": "object",
+        "dynamic": "strict",
+        "properties": {c: LONG for c in PRODUCT_CATEGORIES},
+    },
+    "batch_id": LONG,
+    "updated_at": DATE,
+}
+
+QUARANTINE_PROPERTIES: dict[str, Any] = {
+    "topic": KEYWORD,
+    "partition": INT,
+    "offset": LONG,
+    "kafka_timestamp": DATE,
+    "key": KEYWORD,
+    "reasons": KEYWORD,  # every reason code (array)
+    "reason": KEYWORD,  # the first one, for simple terms aggregations
+    "raw": {"type": "text", "index": False},  # UTF-8 text, or base64 of the bytes
+    "raw_encoding": KEYWORD,  # "utf-8" | "base64"
+    "raw_truncated": BOOL,
+    "size_bytes": INT,
+    "event_id": KEYWORD,  # when it could be read (e.g. duplicates)
+    "batch_id": LONG,
+    "quarantined_at": DATE,
+}
+
+RUNTIME_PROPERTIES: dict[str, Any] = {
+    "batch_id": LONG,
+    "query_id": KEYWORD,
+    "timestamp": DATE,
+    "input_rows": LONG,
+    "valid_rows": LONG,
+    "quarantined": LONG,
+    "duplicates": LONG,
+    "dropped_late": LONG,
+    "error_rate": DOUBLE,
+    "duration_ms": LONG,
+    "rows_per_second": DOUBLE,
+    "latency_p50_ms": LONG,
+    "latency_p95_ms": LONG,
+    "latency_max_ms": LONG,
+    "event_time_lag_ms": LONG,
+    "watermark": DATE,
+    "offsets_processed": LONG,
+    "offset_ranges": KEYWORD,  # "topic/partition:from-to" per partition
+    "customers_written": LONG,
+    "aggregates_written": LONG,
+    "parse_ms": LONG,
+    "state_ms": LONG,
+    "write_ms": LONG,
+    "reasons": {"type": "object", "dynamic": True},  # reason code -> count (bounded set of codes)
+}
+
+
+def _template(index: str, properties: dict[str, Any], doc: str) -> dict[str, Any]:
+    body = {
+        "index_patterns": [index],
+        "priority": 200,
+        "template": {
+            "settings": {
+                "number_of_shards": 1,
+                # One node: replicas could never be assigned and would keep the index yellow.
+                "number_of_replicas": 0,
+                "refresh_interval": "1s",
+            },
+            "mappings": {"dynamic": "strict", "properties": properties},
+        },
+    }
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+    body["_meta"] = {"managed_by": "streaming_platform", "description": doc, "version_hash": digest}
+    return body
+
+
+def templates(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Template name -> body for every index the streaming app writes."""
+    spec = {
+        "aggregates": (AGGREGATES_PROPERTIES, "category aggregates per event-time window"),
+        "customers": (CUSTOMERS_PROPERTIES, "one activity summary per customer"),
+        "quarantine": (QUARANTINE_PROPERTIES, "invalid records with every reason"),
+        "runtime": (RUNTIME_PROPERTIES, "streaming app health per micro-batch"),
+    }
+    out = {}
+    for key, (props, doc) in spec.items():
+        index = settings[f"es.index.{key}"]
+        out[f"{index}-template"] = _template(index, props, doc)
+    return out
+
+
+def mappings(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Index name -> its mapping properties (for Kibana saved-object and dashboard checks)."""
+    return {
+        body["index_patterns"][0]: body["template"]["mappings"]["properties"]
+        for body in templates(settings).values()
+    }
+
+
+@dataclass
+class TemplateReport:
+    created: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    indices_created: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {
+            "created": self.created,
+            "unchanged": self.unchanged,
+            "updated": self.updated,
+            "indices_created": self.indices_created,
+        }
+
+
+def _existing_hash(es: Any, name: str) -> str | None:
+    """The version hash of template ``name``; "" if it exists unmanaged, None if absent."""
+    resp = es.options(ignore_status=404).indices.get_index_template(name=name)
+    found = resp.get("index_templates", [])
+    if not found:
+        return None
+    return str(found[0]["index_template"].get("_meta", {}).get("version_hash", ""))
+
+
+def ensure_templates(es: Any, settings: Settings) -> TemplateReport:
+    """Put missing or outdated templates and create missing indices; report what was done."""
+    report = TemplateReport()
+    for name, body in templates(settings).items():
+        current = _existing_hash(es, name)
+        if current == body["_meta"]["version_hash"]:
+            report.unchanged.append(name)
+        else:
+            es.indices.put_index_template(name=name, **body)
+            (report.created if current is None else report.updated).append(name)
+        index = body["index_patterns"][0]
+        if not es.indices.exists(index=index):
+            # Another setup run may create it between the check and here: that is fine.
+            es.options(ignore_status=400).indices.create(index=index)
+            report.indices_created.append(index)
+    return report

@@ -1,0 +1,82 @@
+"""The customer event: field names, types and allowed values, shared by every component.
+
+The producer writes events of this shape, :mod:`streaming_platform.validation` checks them, the
+Spark app parses them, the data-quality checks and the dashboard read the same names. Keep this
+module free of heavy imports (pyspark is imported lazily) so the dashboard can use it cheaply.
+
+Example (one Kafka message value, UTF-8 JSON, keyed by ``customer_id``)::
+
+    {"event_id": "6f1c…", "timestamp": "2024-05-01T12:00:00.123+00:00", "customer_id": "c000042",
+     "event_type": "purchase", "product_category": "electronics", "product_id": "p-electronics-0017",
+     "amount": 59.98, "quantity": 2, "location": "Berlin"}
+
+``amount`` is the event's monetary value (unit price × quantity) in the shop currency; the app
+sums it in integer cents so totals are exact. ``timestamp`` is ISO 8601 with a UTC offset.
+The produce time is the Kafka message timestamp (CreateTime), used for end-to-end latency.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql.types import StructType
+
+EVENT_TYPES: Final = ("view", "add_to_cart", "purchase", "refund")
+PRODUCT_CATEGORIES: Final = (
+    "electronics",
+    "fashion",
+    "home",
+    "beauty",
+    "sports",
+    "books",
+    "toys",
+    "grocery",
+)
+LOCATIONS: Final = (
+    "Berlin",
+    "London",
+    "Paris",
+    "Madrid",
+    "Rome",
+    "Amsterdam",
+    "Warsaw",
+    "Vienna",
+    "Stockholm",
+    "Lisbon",
+)
+
+# Required fields in document order, with the JSON type each must have. "number" accepts JSON
+# integers and floats (never booleans); "integer" accepts JSON integers only.
+FIELDS: Final[tuple[tuple[str, str], ...]] = (
+    ("event_id", "string"),
+    ("timestamp", "string"),
+    ("customer_id", "string"),
+    ("event_type", "string"),
+    ("product_category", "string"),
+    ("product_id", "string"),
+    ("amount", "number"),
+    ("quantity", "integer"),
+    ("location", "string"),
+)
+FIELD_NAMES: Final = tuple(name for name, _ in FIELDS)
+# Identifier-like strings must be non-empty and at most this long (they become document ids).
+MAX_ID_LENGTH: Final = 128
+
+# Compact codes the Spark app carries instead of strings (index into the tuples above).
+EVENT_TYPE_CODE: Final = {name: i for i, name in enumerate(EVENT_TYPES)}
+CATEGORY_CODE: Final = {name: i for i, name in enumerate(PRODUCT_CATEGORIES)}
+
+
+def spark_schema() -> StructType:
+    """The event as a Spark ``StructType`` (for ``from_json`` and for documentation)."""
+    from pyspark.sql.types import (
+        DoubleType,
+        LongType,
+        StringType,
+        StructField,
+        StructType,
+    )
+
+    spark_type = {"string": StringType(), "number": DoubleType(), "integer": LongType()}
+    return StructType([StructField(name, spark_type[kind], nullable=True) for name, kind in FIELDS])

@@ -1,0 +1,229 @@
+"""Pipeline health checks (the pipeline_health DAG): each returns a :class:`Check` with a number.
+
+=====================  ======================================================================
+consumer lag           Kafka end offsets of the events topic minus the offsets the app has
+                       processed: its commits under ``kafka.consumer.group`` (the app commits
+                       them after each batch, for monitoring), else the newest offsets in its
+                       runtime-metrics documents. Limit ``health.max.consumer.lag``.
+aggregate staleness    age of the newest aggregate (``updated_at``). Limit
+                       ``health.max.staleness.seconds``.
+quarantine rate        quarantined / input rows over the last interval (runtime metrics).
+                       Limit ``health.max.quarantine.rate``.
+elasticsearch health   cluster status; red fails (one node: replicas are 0, so green is normal).
+app liveness           the app's Spark UI answers and lists the running application.
+=====================  ======================================================================
+
+Every check is a plain function of clients and settings, so tests and the dashboard can call it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka.admin import OffsetSpec
+
+from streaming_platform.config import Settings
+
+APP_NAME = "customer-events-stream"  # streaming.app.APP_NAME, without importing pyspark-side code
+KAFKA_TIMEOUT_S = 10.0
+RECENT_BATCHES = 200  # runtime docs scanned for the newest processed offsets
+UI_PORT_TRIES = 4  # Spark moves the UI to the next port when the configured one is taken
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    value: float | None
+    limit: float | None
+    message: str
+
+    def line(self) -> str:
+        return f"{'ok  ' if self.ok else 'FAIL'}  {self.name}: {self.message}"
+
+
+class PipelineUnhealthy(RuntimeError):
+    """Raised by :func:`raise_for_failures`; the message names each failed check and its number."""
+
+
+# ---------------------------------------------------------------------------- consumer lag
+
+
+def end_offsets(admin: Any, topic: str) -> dict[int, tuple[int, int]]:
+    """partition -> (earliest, latest) offsets of ``topic``."""
+    meta = admin.list_topics(topic=topic, timeout=KAFKA_TIMEOUT_S).topics.get(topic)
+    if meta is None or meta.error is not None or not meta.partitions:
+        raise RuntimeError(f"Kafka topic {topic!r} does not exist (run the platform_setup DAG)")
+    parts = list(meta.partitions)
+    out: dict[int, list[int]] = {p: [0, 0] for p in parts}
+    for i, spec in enumerate((OffsetSpec.earliest(), OffsetSpec.latest())):
+        futures = admin.list_offsets({TopicPartition(topic, p): spec for p in parts}, request_timeout=10)
+        for tp, fut in futures.items():
+            out[tp.partition][i] = fut.result().offset
+    return {p: (lo, hi) for p, (lo, hi) in out.items()}
+
+
+def committed_offsets(admin: Any, group: str, topic: str, partitions: list[int]) -> dict[int, int]:
+    """partition -> next offset the app will read, as committed under ``group`` (absent: none)."""
+    request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in partitions])
+    result = admin.list_consumer_group_offsets([request])[group].result()
+    return {tp.partition: tp.offset for tp in result.topic_partitions if tp.offset >= 0}
+
+
+def processed_offsets(es: Any, settings: Settings, topic: str) -> dict[int, int]:
+    """partition -> next offset after the newest one in the app's runtime-metrics documents."""
+    resp = es.options(ignore_status=404).search(
+        index=settings["es.index.runtime"],
+        size=RECENT_BATCHES,
+        sort=[{"timestamp": "desc"}],
+        source=["offset_ranges"],
+    )
+    out: dict[int, int] = {}
+    for hit in resp.get("hits", {}).get("hits", []):
+        for text in hit["_source"].get("offset_ranges") or []:
+            where, _, span = text.rpartition(":")
+            t, _, part = where.rpartition("/")
+            if t == topic:
+                out[int(part)] = max(out.get(int(part), 0), int(span.rpartition("-")[2]) + 1)
+    return out
+
+
+def consumer_lag(admin: Any, es: Any, settings: Settings) -> Check:
+    topic, limit = settings["kafka.topic.events"], settings["health.max.consumer.lag"]
+    ends = end_offsets(admin, topic)
+    committed = committed_offsets(admin, settings["kafka.consumer.group"], topic, list(ends))
+    processed = processed_offsets(es, settings, topic)
+    lag = 0
+    for p, (lo, hi) in ends.items():
+        done = max(committed.get(p, lo), processed.get(p, lo), lo)  # retention may pass both
+        lag += max(0, hi - done)
+    end_total = sum(hi for _, hi in ends.values())
+    message = (
+        f"{lag:,} messages behind (limit {limit:,}); topic end offsets {end_total:,}, app committed "
+        f"{sum(committed.values()):,}, processed per runtime metrics {sum(processed.values()):,}"
+    )
+    return Check("consumer lag", lag <= limit, lag, limit, message)
+
+
+# ---------------------------------------------------------------------------- Elasticsearch
+
+
+def _max_field(es: Any, index: str, field: str) -> float | None:
+    resp = es.options(ignore_status=404).search(
+        index=index, size=0, aggs={"newest": {"max": {"field": field}}}
+    )
+    return (resp.get("aggregations") or {}).get("newest", {}).get("value")
+
+
+def aggregate_staleness(es: Any, settings: Settings, now: float | None = None) -> Check:
+    limit = settings["health.max.staleness.seconds"]
+    index = settings["es.index.aggregates"]
+    newest_ms = _max_field(es, index, "updated_at")
+    if newest_ms is None:
+        return Check("aggregate staleness", False, None, limit, f"no aggregate in {index} yet")
+    age = (now or time.time()) - newest_ms / 1000
+    message = f"newest aggregate in {index} is {age:,.0f} s old (limit {limit:,} s)"
+    return Check("aggregate staleness", age <= limit, round(age, 1), limit, message)
+
+
+def quarantine_rate(es: Any, settings: Settings, interval_s: float, now: float | None = None) -> Check:
+    limit = settings["health.max.quarantine.rate"]
+    since_ms = int(((now or time.time()) - interval_s) * 1000)
+    resp = es.options(ignore_status=404).search(
+        index=settings["es.index.runtime"],
+        size=0,
+        query={"range": {"timestamp": {"gte": since_ms}}},
+        aggs={"input": {"sum": {"field": "input_rows"}}, "bad": {"sum": {"field": "quarantined"}}},
+    )
+    aggs = resp.get("aggregations") or {}
+    rows = int((aggs.get("input") or {}).get("value") or 0)
+    bad = int((aggs.get("bad") or {}).get("value") or 0)
+    minutes = interval_s / 60
+    if not rows:
+        return Check("quarantine rate", True, 0.0, limit, f"no input in the last {minutes:g} min")
+    rate = bad / rows
+    message = (
+        f"{rate:.2%} of the last {minutes:g} min's input quarantined ({bad:,} of {rows:,}; limit {limit:.2%})"
+    )
+    return Check("quarantine rate", rate <= limit, round(rate, 6), limit, message)
+
+
+def elasticsearch_health(es: Any) -> Check:
+    health = es.cluster.health()
+    status = health["status"]
+    message = (
+        f"cluster {health.get('cluster_name')} is {status} ({health.get('unassigned_shards', 0)} "
+        f"unassigned shards, {health.get('number_of_nodes')} node(s))"
+    )
+    return Check(
+        "elasticsearch health", status != "red", {"green": 0, "yellow": 1}.get(status, 2), 1, message
+    )
+
+
+# ---------------------------------------------------------------------------- the app
+
+
+def _ui_applications(url: str) -> list[dict[str, Any]] | None:
+    try:
+        with urllib.request.urlopen(f"{url}/api/v1/applications", timeout=3) as resp:
+            return json.loads(resp.read())
+    except (OSError, ValueError):
+        return None
+
+
+def app_liveness(settings: Settings) -> Check:
+    """The Spark UI of the app answers and lists it, not completed (else: the app is not running)."""
+    host, first = settings["bind.host"], settings["spark.ui.port"]
+    for port in range(first, first + UI_PORT_TRIES):
+        url = f"http://{host}:{port}"
+        for app in _ui_applications(url) or []:
+            running = not all(a.get("completed") for a in app.get("attempts", [{}]))
+            if app.get("name") == APP_NAME and running:
+                return Check(
+                    "app liveness", True, 1, None, f"{APP_NAME} is running ({app.get('id')}, UI {url})"
+                )
+    return Check(
+        "app liveness",
+        False,
+        0,
+        None,
+        f"{APP_NAME} is not running: no Spark UI listing it on {host}:{first}-{first + UI_PORT_TRIES - 1} "
+        "(trigger the streaming_app DAG)",
+    )
+
+
+# ---------------------------------------------------------------------------- all
+
+
+def run_checks(admin: Any, es: Any, settings: Settings, interval_s: float) -> list[Check]:
+    """Every check; a check that cannot be evaluated is a failed check with the error as message."""
+    probes = {
+        "app liveness": lambda: app_liveness(settings),
+        "elasticsearch health": lambda: elasticsearch_health(es),
+        "consumer lag": lambda: consumer_lag(admin, es, settings),
+        "aggregate staleness": lambda: aggregate_staleness(es, settings),
+        "quarantine rate": lambda: quarantine_rate(es, settings, interval_s),
+    }
+    checks = []
+    for name, probe in probes.items():
+        try:
+            checks.append(probe())
+        except Exception as exc:  # noqa: BLE001 - an unreachable service is a finding, not a crash
+            checks.append(
+                Check(name, False, None, None, f"could not be checked: {type(exc).__name__}: {exc}")
+            )
+    return checks
+
+
+def raise_for_failures(checks: list[Check]) -> None:
+    failed = [c for c in checks if not c.ok]
+    if failed:
+        raise PipelineUnhealthy(
+            f"{len(failed)} of {len(checks)} health checks failed: "
+            + "; ".join(f"{c.name}: {c.message}" for c in failed)
+        )

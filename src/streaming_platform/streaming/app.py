@@ -1,0 +1,541 @@
+"""The streaming query and its driver loop (entry point: ``spark_apps/customer_events_stream.py``).
+
+Kafka source (``spark.source``: the app's Python Kafka source, or Spark's Kafka source; offsets
+in the Spark checkpoint either way) → ``foreachBatch`` (output mode append: every Kafka record
+reaches exactly one micro-batch) → per batch:
+
+1. parse + validate in the executors (:mod:`.parse`; quarantine written there, in parallel);
+2. the valid events' compact columns go to the driver (Arrow) → :class:`.state.StreamState`
+   computes the new whole documents of every touched customer and window;
+3. bulk-write them by id (:mod:`.sink`), quarantine the duplicates, refresh → searchable;
+4. persist the state delta of this batch id, index the batch's runtime metrics, commit the
+   consumer-group offsets (for lag monitoring only; Spark's checkpoint is the source of truth).
+
+Stop: ``--available-now`` processes what is in the topic and exits; otherwise the app runs until
+SIGTERM/SIGINT or until the stop file (default ``<checkpoint>/STOP``) appears, and then stops
+between micro-batches — a batch in flight finishes first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from streaming_platform import config
+from streaming_platform.config import REPO_ROOT, Settings
+from streaming_platform.progress import say
+from streaming_platform.streaming.parse import PAYLOAD_DDL, SOURCE_COLUMNS, ParseTask, from_payloads
+from streaming_platform.streaming.sink import (
+    SinkConfig,
+    bulk_write,
+    ndjson,
+    quarantine_doc,
+    write_quarantine,
+)
+from streaming_platform.streaming.state import Events, StateStore, StreamState
+from streaming_platform.validation import DUPLICATE_EVENT_ID, Limits
+
+APP_NAME = "customer-events-stream"
+ENTRY_POINT = REPO_ROOT / "spark_apps" / "customer_events_stream.py"
+STOP_MESSAGE = "GracefulStop"
+
+
+class GracefulStop(RuntimeError):
+    """Raised at the start of a micro-batch once a stop was requested: Spark does not commit it."""
+
+
+# ---------------------------------------------------------------------------- configuration
+
+
+def duration_ms(text: str) -> int:
+    """``"1 minute"`` → 60000 (the ``spark.*`` duration options' format)."""
+    m = re.match(r"^(\d+) (second|minute|hour)s?$", text.strip())
+    if not m:
+        raise ValueError(f"not a duration: {text!r}")
+    return int(m.group(1)) * {"second": 1000, "minute": 60_000, "hour": 3_600_000}[m.group(2)]
+
+
+def app_checkpoint(settings: Settings) -> Path:
+    return settings.checkpoint_dir / APP_NAME
+
+
+def spark_jars() -> list[Path]:
+    lib = REPO_ROOT / "jvm" / "spark" / "target" / "lib"
+    jars = sorted(lib.glob("*.jar"))
+    if not jars:
+        raise RuntimeError(f"no Spark Kafka connector jars in {lib}: run `mvn -q -f jvm/pom.xml package`")
+    return jars
+
+
+def python_executable() -> str:
+    """The venv's interpreter (workers must import streaming_platform, orjson, pyarrow)."""
+    venv = REPO_ROOT / ".venv" / "bin" / "python"
+    return str(venv) if venv.exists() else sys.executable
+
+
+def submit_conf(settings: Settings) -> dict[str, str]:
+    """Spark configuration of the app; also what the Airflow DAG passes to SparkSubmitOperator."""
+    py = python_executable()
+    return {
+        "spark.master": settings["spark.master"],
+        "spark.app.name": APP_NAME,
+        "spark.jars": ",".join(str(j) for j in spark_jars()),
+        "spark.driver.memory": settings["spark.driver.memory"],
+        "spark.sql.shuffle.partitions": str(settings["spark.shuffle.partitions"]),
+        "spark.ui.port": str(settings["spark.ui.port"]),
+        "spark.driver.host": settings["bind.host"],
+        "spark.driver.bindAddress": settings["bind.host"],
+        "spark.pyspark.python": py,
+        "spark.pyspark.driver.python": py,
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.showConsoleProgress": "false",
+        # Arrow batches to the Python workers: bigger than the 10k default, fewer round trips.
+        "spark.sql.execution.arrow.maxRecordsPerBatch": "50000",
+        # Python workers stay up between micro-batches (no fork + import per task).
+        "spark.python.worker.reuse": "true",
+    }
+
+
+def submit_env(settings: Settings) -> dict[str, str]:
+    """Environment of spark-submit (and the Python workers it starts)."""
+    env = {
+        "PYSPARK_PYTHON": python_executable(),
+        "PYSPARK_DRIVER_PYTHON": python_executable(),
+        "SPARK_LOCAL_IP": settings["bind.host"],
+    }
+    # The app reads the same settings as whoever launched it.
+    env.update({o.env: str(settings[o.name]) for o in config.OPTIONS if settings.source(o.name) != "default"})
+    return env
+
+
+def submit_command(settings: Settings, app_args: list[str] | None = None) -> list[str]:
+    """A complete ``spark-submit`` command line for the app."""
+    spark_submit = str(Path(python_executable()).parent / "spark-submit")
+    conf = submit_conf(settings)
+    cmd = [spark_submit, "--master", conf.pop("spark.master"), "--name", conf.pop("spark.app.name")]
+    cmd += ["--jars", conf.pop("spark.jars"), "--driver-memory", conf.pop("spark.driver.memory")]
+    for k, v in conf.items():
+        cmd += ["--conf", f"{k}={v}"]
+    return [*cmd, str(ENTRY_POINT), *(app_args or [])]
+
+
+def spark_submit_operator_kwargs(settings: Settings, app_args: list[str] | None = None) -> dict[str, Any]:
+    """Keyword arguments for Airflow's ``SparkSubmitOperator`` (the master comes from its connection)."""
+    conf = submit_conf(settings)
+    for key in ("spark.master", "spark.app.name", "spark.jars", "spark.driver.memory"):
+        conf.pop(key)
+    return {
+        "application": str(ENTRY_POINT),
+        "name": APP_NAME,
+        "jars": ",".join(str(j) for j in spark_jars()),
+        "driver_memory": settings["spark.driver.memory"],
+        "conf": conf,
+        "env_vars": submit_env(settings),
+        "application_args": list(app_args or []),
+    }
+
+
+def sink_config(settings: Settings) -> SinkConfig:
+    return SinkConfig(
+        es_url=settings["es.url"],
+        es_username=settings["es.username"],
+        es_password=settings["es.password"],
+        bootstrap_servers=settings["kafka.bootstrap.servers"],
+        quarantine_index=settings["es.index.quarantine"],
+        deadletter_topic=settings["kafka.topic.deadletter"],
+        bulk_docs=settings["spark.es.bulk.docs"],
+        bulk_threads=settings["spark.es.bulk.threads"],
+    )
+
+
+# ---------------------------------------------------------------------------- the app
+
+
+def _percentiles(values: np.ndarray) -> tuple[int, int, int]:
+    if not len(values):
+        return 0, 0, 0
+    p50, p95 = np.percentile(values, [50, 95])
+    return int(p50), int(p95), int(values.max())
+
+
+class StreamApp:
+    """Owns the Spark query, the driver state and the stop protocol."""
+
+    def __init__(self, spark: Any, settings: Settings, checkpoint: Path | None = None) -> None:
+        self.spark = spark
+        self.settings = settings
+        self.checkpoint = checkpoint or app_checkpoint(settings)
+        self.topic = settings["kafka.topic.events"]
+        self.source = settings["spark.source"]
+        self.limits = Limits.from_settings(settings)
+        self.sink = sink_config(settings)
+        self.es = self.sink.es()
+        self.window_ms = duration_ms(settings["spark.window.duration"])
+        self.delay_ms = duration_ms(settings["spark.watermark"])
+        self.store = StateStore(self.checkpoint / "app-state")
+        self.state: StreamState | None = None
+        self.stop_file = self.checkpoint / "STOP"
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._busy = False
+        self._group: Any = None
+        self.batches = 0
+        self.detail = ""
+
+    # -- state
+    def _state_for(self, batch_id: int) -> StreamState:
+        """The state after ``batch_id - 1``: in memory normally, from disk after a (re)start."""
+        if self.state is None or self.state.batch_id != batch_id - 1:
+            self.state = self.store.load(batch_id - 1, self.window_ms, self.delay_ms)
+            self.store.discard_after(batch_id - 1)
+            if self.state.batch_id >= 0:
+                restored = len(self.state.cust_ids)
+                say(f"  state restored at batch {self.state.batch_id} ({restored:,} customers)")
+        return self.state
+
+    # -- one micro-batch
+    def process(self, df: Any, batch_id: int) -> None:
+        with self._lock:
+            if self._stopping:
+                raise GracefulStop(f"{STOP_MESSAGE}: not starting batch {batch_id}")
+            self._busy = True
+        try:
+            self._process(df, batch_id)
+        except BaseException:
+            self.state = None  # partially applied: reload from disk if the query goes on
+            raise
+        finally:
+            with self._lock:
+                self._busy = False
+
+    def _process(self, df: Any, batch_id: int) -> None:
+        t0 = time.time()
+        state = self._state_for(batch_id)
+        if self.source == "python-kafka":
+            payloads = df.toArrow()  # parsed by the source's tasks (kafka_source.py)
+        else:
+            task = ParseTask(self.topic, batch_id, self.limits, self.sink)
+            payloads = df.selectExpr(*SOURCE_COLUMNS).mapInArrow(task, PAYLOAD_DDL).toArrow()
+        table = from_payloads(payloads)
+        t_parse = time.time()
+        valid_mask = pc.is_null(table.column("reasons"))
+        valid = table.filter(valid_mask)
+        events = Events.from_arrow(valid)
+        result = state.apply(batch_id, events)
+        now_ms = int(time.time() * 1000)
+        cust_docs = state.customer_docs(result.delta, batch_id, now_ms)
+        win_docs = state.window_docs(result.delta, batch_id, now_ms)
+        t_state = time.time()
+        ops = ndjson(self.settings["es.index.aggregates"], win_docs)
+        ops += ndjson(self.settings["es.index.customers"], cust_docs)
+        bulk_write(self.es, ops, self.sink)
+        t_bulk = time.time()
+        write_quarantine(self._duplicate_docs(events, result.duplicates, batch_id), self.sink, self.es)
+        t_dups = time.time()
+        self.es.indices.refresh(
+            index=[self.settings[f"es.index.{k}"] for k in ("aggregates", "customers", "quarantine")]
+        )
+        visible = time.time()
+        self.detail = (
+            f"bulk {t_bulk - t_state:.2f}s dups {t_dups - t_bulk:.2f}s refresh {visible - t_dups:.2f}s"
+        )
+        self.store.save(state, result.delta)
+        accepted = events.take(np.setdiff1d(np.arange(len(events)), result.duplicates))
+        self._report(
+            batch_id,
+            table,
+            valid_mask,
+            result,
+            accepted,
+            len(cust_docs),
+            len(win_docs),
+            (t0, t_parse, t_state, visible),
+        )
+        if self.source == "spark-kafka":  # the Python source commits them itself (commit())
+            self._commit_group(table)
+        self.batches += 1
+
+    def _duplicate_docs(self, events: Events, positions: np.ndarray, batch_id: int) -> list[dict[str, Any]]:
+        """Quarantine documents of duplicates, with their raw payloads re-read from Kafka."""
+        if not len(positions):
+            return []
+        dups = events.take(positions)
+        raw = read_records(
+            self.settings, self.topic, list(zip(dups.partition.tolist(), dups.offset.tolist(), strict=True))
+        )
+        docs = []
+        for p, o, ms in zip(
+            dups.partition.tolist(), dups.offset.tolist(), dups.kafka_ms.tolist(), strict=True
+        ):
+            key, value = raw[(p, o)]
+            eid = orjson.loads(value)["event_id"]  # it parsed as a valid event once already
+            docs.append(quarantine_doc(self.topic, p, o, ms, key, value, [DUPLICATE_EVENT_ID], batch_id, eid))
+        return docs
+
+    def _report(
+        self,
+        batch_id: int,
+        table: pa.Table,
+        valid_mask: Any,
+        result: Any,
+        accepted: Events,
+        customers: int,
+        windows: int,
+        times: tuple[float, float, float, float],
+    ) -> None:
+        t0, t_parse, t_state, visible = times
+        n = table.num_rows
+        quarantined = n - result.accepted  # invalid + duplicates
+        invalid = table.filter(pc.invert(valid_mask)).column("reasons").to_pylist()
+        reasons: dict[str, int] = {}
+        for text in invalid:
+            for r in text.split(","):
+                reasons[r] = reasons.get(r, 0) + 1
+        if len(result.duplicates):
+            reasons[DUPLICATE_EVENT_ID] = reasons.get(DUPLICATE_EVENT_ID, 0) + len(result.duplicates)
+        lat = int(visible * 1000) - accepted.kafka_ms
+        p50, p95, pmax = _percentiles(lat)
+        ranges = []
+        if n:
+            agg = table.group_by("partition").aggregate([("offset", "min"), ("offset", "max")])
+            for p, lo, hi in zip(
+                *(agg.column(c).to_pylist() for c in ("partition", "offset_min", "offset_max")), strict=True
+            ):
+                ranges.append(f"{self.topic}/{p}:{lo}-{hi}")
+        duration = visible - t0
+        doc = {
+            "batch_id": batch_id,
+            "query_id": self.query_id(),
+            "timestamp": int(visible * 1000),
+            "input_rows": n,
+            "valid_rows": result.accepted,
+            "quarantined": quarantined,
+            "duplicates": len(result.duplicates),
+            "dropped_late": result.dropped_late,
+            "error_rate": quarantined / n if n else 0.0,
+            "duration_ms": int(duration * 1000),
+            "rows_per_second": n / duration if duration > 0 else 0.0,
+            "latency_p50_ms": p50,
+            "latency_p95_ms": p95,
+            "latency_max_ms": pmax,
+            "event_time_lag_ms": int(visible * 1000) - result.max_event_ms if result.max_event_ms else 0,
+            "watermark": result.watermark_ms,
+            "offsets_processed": n,
+            "offset_ranges": ranges,
+            "customers_written": customers,
+            "aggregates_written": windows,
+            "parse_ms": int((t_parse - t0) * 1000),
+            "state_ms": int((t_state - t_parse) * 1000),
+            "write_ms": int((visible - t_state) * 1000),
+            "reasons": reasons,
+        }
+        self.es.index(
+            index=self.settings["es.index.runtime"], id=f"{doc['query_id']}-{batch_id}", document=doc
+        )
+        say(
+            f"batch {batch_id}: {n:,} rows ({quarantined:,} quarantined, {result.dropped_late:,} late) "
+            f"in {duration:.2f}s = {doc['rows_per_second']:,.0f}/s [parse {doc['parse_ms']} state "
+            f"{doc['state_ms']} write {doc['write_ms']} ms; {customers:,} customers {windows} windows] "
+            f"latency p50 {p50} p95 {p95} max {pmax} ms ({self.detail})"
+        )
+
+    def query_id(self) -> str:
+        try:
+            return str(json.loads((self.checkpoint / "metadata").read_text())["id"])
+        except (OSError, ValueError, KeyError):
+            return "unknown"
+
+    def _commit_group(self, table: pa.Table) -> None:
+        """Commit processed offsets under ``kafka.consumer.group`` so lag can be monitored."""
+        if not table.num_rows:
+            return
+        from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+        if self._group is None:
+            self._group = Consumer(
+                {
+                    "bootstrap.servers": self.settings["kafka.bootstrap.servers"],
+                    "group.id": self.settings["kafka.consumer.group"],
+                    "enable.auto.commit": False,
+                }
+            )
+        agg = table.group_by("partition").aggregate([("offset", "max")])
+        offsets = [
+            TopicPartition(self.topic, p, o + 1)
+            for p, o in zip(
+                agg.column("partition").to_pylist(), agg.column("offset_max").to_pylist(), strict=True
+            )
+        ]
+        try:
+            self._group.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:  # monitoring only: never fail a batch for it
+            say(f"  (could not commit monitoring offsets: {exc})")
+
+    # -- query lifecycle
+    def _source(self) -> Any:
+        if self.source == "python-kafka":
+            from streaming_platform.streaming.kafka_source import NAME, KafkaEventsSource, reader_options
+
+            self.spark.dataSource.register(KafkaEventsSource)
+            # One equal share per core (see kafka_source.plan_ranges).
+            splits = self.spark.sparkContext.defaultParallelism
+            options = reader_options(self.settings, self.sink, self.limits, splits)
+            return self.spark.readStream.format(NAME).options(**options).load()
+        return self._spark_kafka_source()
+
+    def _spark_kafka_source(self) -> Any:
+        reader = (
+            self.spark.readStream.format("kafka")
+            .option("kafka.bootstrap.servers", self.settings["kafka.bootstrap.servers"])
+            .option("subscribe", self.topic)
+            .option("startingOffsets", "earliest")
+            .option("maxOffsetsPerTrigger", self.settings["spark.max.offsets.per.trigger"])
+            # Records must never vanish unnoticed (e.g. retention overtaking a stopped app).
+            .option("failOnDataLoss", "true")
+            # Larger fetches: fewer round trips per micro-batch (measured ~1.5x on the read).
+            .option("kafka.max.partition.fetch.bytes", str(16 << 20))
+            .option("kafka.fetch.max.bytes", str(64 << 20))
+            .option("kafka.receive.buffer.bytes", str(4 << 20))
+            .option("kafka.max.poll.records", "20000")
+            .option("minPartitions", str(2 * self.spark.sparkContext.defaultParallelism))
+        )
+        return reader.load()
+
+    def start(self, available_now: bool = False) -> Any:
+        writer = (
+            self._source()
+            .writeStream.queryName(APP_NAME.replace("-", "_"))
+            .outputMode("append")
+            .option("checkpointLocation", str(self.checkpoint))
+            .foreachBatch(self.process)
+        )
+        if available_now:
+            writer = writer.trigger(availableNow=True)
+        else:
+            writer = writer.trigger(processingTime=self.settings["spark.trigger.interval"])
+        return writer.start()
+
+    def request_stop(self, *_args: Any) -> None:
+        with self._lock:
+            self._stopping = True
+
+    def run(self, available_now: bool = False) -> int:
+        self.checkpoint.mkdir(parents=True, exist_ok=True)
+        self.stop_file.unlink(missing_ok=True)
+        query = self.start(available_now)
+        say(f"✓ {APP_NAME} started (checkpoint {self.checkpoint}; stop: SIGTERM or touch {self.stop_file})")
+        while query.isActive:
+            if not self._stopping and self.stop_file.exists():
+                say("→ stop file found")
+                self.request_stop()
+            if self._stopping:
+                with self._lock:
+                    busy = self._busy
+                if not busy:  # between batches: nothing half done
+                    query.stop()
+                    break
+            query.awaitTermination(0.5)
+        return self._outcome(query)
+
+    def _outcome(self, query: Any) -> int:
+        exc = query.exception()
+        if exc is not None and STOP_MESSAGE not in str(exc):
+            say(f"✗ query failed: {exc}")
+            return 1
+        say(f"✓ {APP_NAME} stopped after {self.batches} batch(es) in this run")
+        return 0
+
+
+def read_records(
+    settings: Settings, topic: str, positions: list[tuple[int, int]]
+) -> dict[tuple[int, int], Any]:
+    """(key, value) of records at the given (partition, offset) positions, read back from Kafka.
+
+    One sequential scan per partition from the lowest to the highest wanted offset: batched
+    consumption is ~100x cheaper per record than a seek + fetch round trip per record.
+    """
+    from confluent_kafka import Consumer, TopicPartition
+
+    wanted: dict[int, set[int]] = {}
+    for p, o in positions:
+        wanted.setdefault(p, set()).add(o)
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings["kafka.bootstrap.servers"],
+            "group.id": f"{APP_NAME}-reread",
+            "enable.auto.commit": False,
+            "fetch.wait.max.ms": 10,
+        }
+    )
+    found: dict[tuple[int, int], Any] = {}
+    try:
+        for p, offsets in wanted.items():
+            nxt, last = min(offsets), max(offsets)
+            consumer.assign([TopicPartition(topic, p, nxt)])
+            deadline = time.monotonic() + 60
+            while nxt <= last:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"could not re-read {topic}/{p} up to offset {last} within 60 s")
+                # Ask for exactly what is left: consume() returns as soon as it has that many.
+                for msg in consumer.consume(num_messages=min(10_000, last - nxt + 1), timeout=1.0):
+                    if msg.error() is not None:
+                        continue
+                    if msg.offset() in offsets:
+                        found[(p, msg.offset())] = (msg.key(), msg.value())
+                    nxt = max(nxt, msg.offset() + 1)
+    finally:
+        consumer.close()
+    return found
+
+
+# ---------------------------------------------------------------------------- entry point
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=APP_NAME, description=__doc__.split("\n")[0])
+    p.add_argument("--available-now", action="store_true", help="process what is in the topic, then exit")
+    p.add_argument(
+        "--checkpoint", type=Path, help=f"checkpoint folder (default: <spark.checkpoint.dir>/{APP_NAME})"
+    )
+    return p
+
+
+def spark_session(settings: Settings) -> Any:
+    """A SparkSession with :func:`submit_conf` (also when started with plain ``python``)."""
+    for k, v in submit_env(settings).items():
+        if k in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON", "SPARK_LOCAL_IP"):
+            os.environ.setdefault(k, v)
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder
+    for k, v in submit_conf(settings).items():
+        builder = builder.config(k, v)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = config.load()
+    spark = spark_session(settings)
+    app = StreamApp(spark, settings, args.checkpoint)
+    signal.signal(signal.SIGTERM, app.request_stop)
+    signal.signal(signal.SIGINT, app.request_stop)
+    try:
+        return app.run(available_now=args.available_now)
+    finally:
+        spark.stop()

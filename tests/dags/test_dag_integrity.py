@@ -1,0 +1,51 @@
+"""DAG integrity: every file in ``dags/`` imports cleanly and follows the platform's DAG rules.
+
+In the style of the Astronomer project template's ``test_dag_example.py``: one parametrized
+test per DAG file. The rules: no import errors, at least one DAG per file, no cycles, tags set,
+``default_args`` with an owner and retries, ``catchup=False``, DAG ids unique across files.
+Helper modules that are not DAGs belong in ``src/`` (or in ``dags/`` files starting with ``_``).
+An empty ``dags/`` fails instead of passing vacuously.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from streaming_platform.runtime.airflow import DAGS_FOLDER
+
+DAG_FILES = sorted(p for p in DAGS_FOLDER.glob("*.py") if not p.name.startswith("_"))
+NO_DAG_FILES = pytest.param(None, id="no-dag-files")
+
+
+def _load(path: Path):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(path), safe_mode=False)
+
+
+@pytest.mark.parametrize("path", DAG_FILES or [NO_DAG_FILES], ids=lambda p: p.name if p else None)
+def test_dag_file(path: Path | None, airflow_db: Path) -> None:
+    assert path is not None, f"no DAG file (*.py) in {DAGS_FOLDER}"
+    bag = _load(path)
+
+    assert not bag.import_errors, f"{path.name} failed to import:\n" + "\n".join(bag.import_errors.values())
+    assert bag.dags, f"{path.name} defines no DAG (helpers go to src/ or a dags/_*.py file)"
+    for dag_id, dag in bag.dags.items():
+        dag.check_cycle()  # raises AirflowDagCycleException
+        assert dag.tags, f"{dag_id}: set tags=[...]"
+        default_args = dag.default_args or {}
+        assert default_args.get("owner"), f"{dag_id}: set default_args['owner']"
+        assert "retries" in default_args, f"{dag_id}: set default_args['retries']"
+        assert dag.catchup is False, f"{dag_id}: set catchup=False"
+        assert dag.tasks, f"{dag_id}: has no task"
+
+
+def test_dag_ids_are_unique(airflow_db: Path) -> None:
+    assert DAG_FILES, f"no DAG file (*.py) in {DAGS_FOLDER}"
+    seen: dict[str, str] = {}
+    for path in DAG_FILES:
+        for dag_id in _load(path).dags:
+            assert dag_id not in seen, f"DAG id {dag_id!r} in both {seen[dag_id]} and {path.name}"
+            seen[dag_id] = path.name

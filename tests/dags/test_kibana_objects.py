@@ -1,0 +1,242 @@
+"""Kibana saved objects: static checks of the NDJSON and the import operator's HTTP contract.
+
+Kibana cannot run on this machine, so the import is exercised against a local HTTP server that
+checks the request exactly as Kibana's API documents it (``POST /api/saved_objects/_import`` with
+``overwrite=true``, a ``kbn-xsrf`` header, basic auth, a multipart/form-data body whose part
+``file`` holds the NDJSON). The real import runs only under docker-compose.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.parser
+import email.policy
+import json
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from streaming_platform import config, es_indices
+from streaming_platform.runtime.airflow import PLUGINS_FOLDER
+
+NDJSON = config.REPO_ROOT / "kibana" / "saved_objects.ndjson"
+SETTINGS = config.load(env={}, overrides={})  # the default index names the objects are built for
+
+
+def _objects() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in NDJSON.read_text().splitlines() if line.strip()]
+
+
+def _by_id() -> dict[tuple[str, str], dict[str, Any]]:
+    return {(o["type"], o["id"]): o for o in _objects()}
+
+
+# --------------------------------------------------------------------------- static checks
+
+
+def test_every_line_is_one_saved_object() -> None:
+    lines = NDJSON.read_text().splitlines()
+    assert lines, f"{NDJSON} is empty"
+    for n, line in enumerate(lines, 1):
+        obj = json.loads(line)  # raises on invalid JSON, naming the line in the traceback
+        assert isinstance(obj, dict), f"line {n} is not an object"
+        assert {"type", "id", "attributes", "references"} <= obj.keys(), f"line {n}: {sorted(obj)}"
+        assert obj["attributes"].get("title"), f"line {n}: no title"
+    ids = [(o["type"], o["id"]) for o in _objects()]
+    assert len(ids) == len(set(ids)), "duplicate (type, id)"
+
+
+def test_the_expected_objects_are_shipped() -> None:
+    kinds = [o["type"] for o in _objects()]
+    assert kinds.count("dashboard") == 1
+    assert kinds.count("visualization") >= 6
+    titles = {o["attributes"]["title"] for o in _objects() if o["type"] == "index-pattern"}
+    assert titles == set(es_indices.mappings(SETTINGS)), "one data view per index the app writes"
+
+
+def test_references_resolve() -> None:
+    known = _by_id()
+    for obj in _objects():
+        for ref in obj["references"]:
+            assert (ref["type"], ref["id"]) in known, f"{obj['id']} references missing {ref}"
+
+
+def _mapping_of(data_view_id: str) -> dict[str, Any]:
+    title = _by_id()[("index-pattern", data_view_id)]["attributes"]["title"]
+    return es_indices.mappings(SETTINGS)[title]
+
+
+def _field_type(mapping: dict[str, Any], field: str) -> str | None:
+    node: dict[str, Any] = {"properties": mapping}
+    for part in field.split("."):
+        node = (node.get("properties") or {}).get(part) or {}
+    return node.get("type", "object" if node else None)
+
+
+def test_data_views_time_fields_are_dates() -> None:
+    for obj in _objects():
+        if obj["type"] == "index-pattern":
+            mapping = es_indices.mappings(SETTINGS)[obj["attributes"]["title"]]
+            assert _field_type(mapping, obj["attributes"]["timeFieldName"]) == "date", obj["id"]
+
+
+def test_visualization_fields_exist_in_index_templates() -> None:
+    for obj in _objects():
+        if obj["type"] != "visualization":
+            continue
+        search = json.loads(obj["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
+        refs = {r["name"]: r for r in obj["references"]}
+        ref = refs[search["indexRefName"]]
+        assert ref["type"] == "index-pattern"
+        mapping = _mapping_of(ref["id"])
+        state = json.loads(obj["attributes"]["visState"])
+        assert state["title"] == obj["attributes"]["title"]
+        for agg in state["aggs"]:
+            field = agg["params"].get("field")
+            if field is not None:
+                assert _field_type(mapping, field) not in (None, "object", "text"), f"{obj['id']}: {field}"
+
+
+def test_dashboard_panels_match_references() -> None:
+    dash = next(o for o in _objects() if o["type"] == "dashboard")
+    panels = json.loads(dash["attributes"]["panelsJSON"])
+    names = {r["name"] for r in dash["references"]}
+    assert len(panels) == len(dash["references"]) >= 6
+    for panel in panels:
+        assert f"{panel['panelIndex']}:{panel['panelRefName']}" in names, panel
+    assert {r["id"] for r in dash["references"]} == {
+        o["id"] for o in _objects() if o["type"] == "visualization"
+    }
+
+
+# --------------------------------------------------------------------------- HTTP contract
+
+
+class FakeKibana(BaseHTTPRequestHandler):
+    """Answers like Kibana's import API when the request is exactly right; records every request."""
+
+    requests: list[dict[str, Any]] = []  # noqa: RUF012 - replaced per server in the fixture
+    answer: tuple[int, dict[str, Any]] = (200, {})
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.requests.append({"path": self.path, "headers": dict(self.headers.items()), "body": body})
+        status, payload = self.answer
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:  # keep pytest output clean
+        pass
+
+
+@pytest.fixture
+def kibana(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[FakeKibana]]:
+    handler = type(
+        "Handler", (FakeKibana,), {"requests": [], "answer": (200, {"success": True, "successCount": 11})}
+    )
+    server = HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    conn = {
+        "conn_type": "http",
+        "host": "127.0.0.1",
+        "port": server.server_port,
+        "schema": "http",
+        "login": "elastic",
+        "password": "s3cret",
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_KIBANA_DEFAULT", json.dumps(conn))
+    yield handler
+    server.shutdown()
+    server.server_close()
+
+
+def _operator(**kwargs: Any) -> Any:
+    if str(PLUGINS_FOLDER) not in sys.path:  # Airflow puts plugins/ on sys.path; plain pytest does not
+        sys.path.insert(0, str(PLUGINS_FOLDER))
+    from kibana_import import KibanaImportSavedObjectsOperator
+
+    return KibanaImportSavedObjectsOperator(task_id="import", ndjson_path=str(NDJSON), **kwargs)
+
+
+def _multipart_parts(content_type: str, body: bytes) -> list[Any]:
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body
+    )
+    assert message.is_multipart()
+    return list(message.iter_parts())
+
+
+def test_import_request_is_what_kibana_documents(kibana: type[FakeKibana], airflow_db: Path) -> None:
+    answer = _operator().execute(context={})
+
+    assert answer == {"success": True, "successCount": 11}
+    [req] = kibana.requests
+    url = urlsplit(req["path"])
+    assert url.path == "/api/saved_objects/_import"
+    assert parse_qs(url.query) == {"overwrite": ["true"]}
+    headers = {k.lower(): v for k, v in req["headers"].items()}
+    assert headers["kbn-xsrf"] == "true"
+    assert headers["authorization"] == "Basic " + base64.b64encode(b"elastic:s3cret").decode()
+    assert headers["content-type"].startswith("multipart/form-data; boundary=")
+    [part] = _multipart_parts(headers["content-type"], req["body"])
+    assert part.get_param("name", header="content-disposition") == "file"
+    assert part.get_filename() == "saved_objects.ndjson"
+    assert part.get_payload(decode=True) == NDJSON.read_bytes()
+
+
+def test_import_into_a_space_uses_the_space_path(kibana: type[FakeKibana], airflow_db: Path) -> None:
+    _operator(space="analytics").execute(context={})
+
+    assert urlsplit(kibana.requests[0]["path"]).path == "/s/analytics/api/saved_objects/_import"
+
+
+def test_import_errors_fail_the_task(kibana: type[FakeKibana], airflow_db: Path) -> None:
+    kibana.answer = (
+        200,
+        {
+            "success": False,
+            "successCount": 10,
+            "errors": [
+                {"type": "visualization", "id": "vis-latency", "error": {"type": "missing_references"}}
+            ],
+        },
+    )
+    with pytest.raises(RuntimeError, match="vis-latency: missing_references"):
+        _operator().execute(context={})
+
+
+def test_http_error_fails_the_task(kibana: type[FakeKibana], airflow_db: Path) -> None:
+    kibana.answer = (401, {"statusCode": 401, "error": "Unauthorized"})
+    with pytest.raises(RuntimeError, match="HTTP 401"):
+        _operator().execute(context={})
+
+
+def test_unreachable_kibana_fails(monkeypatch: pytest.MonkeyPatch, airflow_db: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    conn = {"conn_type": "http", "host": "127.0.0.1", "port": port, "schema": "http"}
+    monkeypatch.setenv("AIRFLOW_CONN_KIBANA_DEFAULT", json.dumps(conn))
+    with pytest.raises(RuntimeError, match="unreachable"):
+        _operator(timeout=5).execute(context={})
+
+
+def test_no_connection_skips(monkeypatch: pytest.MonkeyPatch, airflow_db: Path) -> None:
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    monkeypatch.delenv("AIRFLOW_CONN_KIBANA_DEFAULT", raising=False)
+    with pytest.raises(AirflowSkipException, match="no Airflow connection 'kibana_default'"):
+        _operator().execute(context={})

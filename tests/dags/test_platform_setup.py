@@ -1,0 +1,60 @@
+"""``dag.test()`` of platform_setup against the running Kafka and Elasticsearch (unique names)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from streaming_platform import clients, config, es_indices
+from tests.dags.conftest import load_dag
+
+
+@pytest.fixture
+def setup_log() -> Iterator[list[str]]:
+    """Messages of the setup tasks' logger (stdout capture is unreliable once Airflow logged)."""
+    messages: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: messages.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("streaming_platform.orchestration.setup")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield messages
+    logger.removeHandler(handler)
+
+
+def _task_states(run) -> dict[str, str]:
+    return {ti.task_id: ti.state for ti in run.get_task_instances()}
+
+
+def test_platform_setup_creates_then_reports_existing(
+    fresh_platform: config.Settings, setup_log: list[str]
+) -> None:
+    dag = load_dag("platform_setup")
+
+    first = dag.test()
+
+    assert first.state == "success", _task_states(first)
+    # No kibana_default connection in the embedded mode: the import step is skipped, not failed.
+    assert _task_states(first)["import_kibana_objects"] == "skipped"
+    admin = clients.kafka_admin(fresh_platform)
+    topics = admin.list_topics(timeout=10).topics
+    for name in (fresh_platform["kafka.topic.events"], fresh_platform["kafka.topic.deadletter"]):
+        assert len(topics[name].partitions) == fresh_platform["kafka.topic.partitions"], name
+    es = clients.es_client(fresh_platform)
+    for name in es_indices.templates(fresh_platform):
+        assert es.indices.exists_index_template(name=name), name
+    for index in es_indices.mappings(fresh_platform):
+        assert es.indices.get_mapping(index=index)[index]["mappings"]["dynamic"] == "strict"
+    log = "\n".join(setup_log)
+    assert "Kafka topic(s) created" in log
+    assert "index template(s) created" in log
+    setup_log.clear()
+    second = dag.test()  # idempotent: nothing to do, and the log says so
+
+    assert second.state == "success", _task_states(second)
+    log = "\n".join(setup_log)
+    assert "Kafka topic(s) already existed, unchanged" in log
+    assert "index template(s) already existed, unchanged" in log
+    assert "created:" not in log

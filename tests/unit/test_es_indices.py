@@ -1,0 +1,33 @@
+"""Every document the app writes fits its index's strict mapping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streaming_platform import config
+from streaming_platform.es_indices import mappings, templates
+from streaming_platform.streaming.sink import quarantine_doc
+from streaming_platform.streaming.state import customer_doc, window_doc
+
+SETTINGS = config.load(env={}, overrides={})
+
+
+def fits(doc: dict[str, Any], props: dict[str, Any]) -> None:
+    for key, value in doc.items():
+        assert key in props, f"{key} not in mapping"
+        if isinstance(value, dict) and "properties" in props[key]:
+            fits(value, props[key]["properties"])
+
+
+def test_documents_fit_strict_mappings() -> None:
+    m = mappings(SETTINGS)
+    fits(customer_doc("c1", list(range(17)), "Rome", [1] * 8, 3, 0), m[SETTINGS["es.index.customers"]])
+    fits(window_doc(0, 60_000, "books", list(range(8)), 4, 3, 0), m[SETTINGS["es.index.aggregates"]])
+    fits(quarantine_doc("t", 0, 1, 2, b"k", b"\xff", ["not_utf8"], None), m[SETTINGS["es.index.quarantine"]])
+
+
+def test_every_template_is_strict_single_shard_and_versioned() -> None:
+    for body in templates(SETTINGS).values():
+        assert body["template"]["mappings"]["dynamic"] == "strict"
+        assert body["template"]["settings"]["number_of_replicas"] == 0
+        assert len(body["_meta"]["version_hash"]) == 16
