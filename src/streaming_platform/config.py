@@ -356,9 +356,10 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "spark.source",
         str,
-        "python-kafka",
-        "How the streaming app reads Kafka: python-kafka (its Python Data Source: librdkafka + parse in "
-        "the Spark Python workers, fastest) or spark-kafka (Spark's Kafka source + mapInArrow parse).",
+        "spark-kafka",
+        "How the streaming app reads Kafka: spark-kafka (Spark's Kafka source, the connector jars from "
+        "jvm/spark, + mapInArrow parse) or python-kafka (a Spark Python Data Source reading with "
+        "librdkafka in the tasks: ~1.3-1.5x faster on 2 cores, see bench/README.md).",
         "spark",
         _spark_source,
         editable=True,

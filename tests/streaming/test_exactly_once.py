@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import reference_model as ref
 from confluent_kafka import Consumer, TopicPartition
-from conftest import Stream, kill
 from elasticsearch import helpers
+from stream_harness import Stream, kill
 
 from streaming_platform import clients
 from streaming_platform.producer import BAD_KINDS, EventGenerator

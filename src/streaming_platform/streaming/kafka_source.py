@@ -14,9 +14,9 @@ contract of the app does not change. Records deleted before being read fail the 
 ``failOnDataLoss``). ``commit`` (called after Spark committed a batch) stores the processed
 offsets under ``kafka.consumer.group``, for lag monitoring only.
 
-Selected with ``spark.source = python-kafka`` (default); ``spark-kafka`` uses Spark's Kafka
+Selected with ``spark.source = python-kafka``; the default ``spark-kafka`` uses Spark's Kafka
 source (the connector jars from ``jvm/spark``) and a ``mapInArrow`` parse instead: same output,
-same tests, ~1.5-2x slower here.
+same tests, ~1.3-1.5x slower on this 2-core machine (bench/README.md).
 """
 
 from __future__ import annotations
