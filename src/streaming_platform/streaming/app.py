@@ -33,6 +33,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
+from pyspark.errors import StreamingQueryException
 
 from streaming_platform import config
 from streaming_platform.config import REPO_ROOT, Settings
@@ -447,7 +448,10 @@ class StreamApp:
                 if not busy:  # between batches: nothing half done
                     query.stop()
                     break
-            query.awaitTermination(0.5)
+            try:
+                query.awaitTermination(0.5)
+            except StreamingQueryException:
+                break  # the query ended with an error (or a GracefulStop): _outcome tells which
         return self._outcome(query)
 
     def _outcome(self, query: Any) -> int:
