@@ -14,7 +14,6 @@ import pytest
 from streaming_platform import config
 from streaming_platform.runtime.process import Paths
 
-
 # The running stack's settings, read before tests/dags/conftest.py points PLATFORM_HOME at the
 # Airflow test home (root conftest files load first): restart tests need the stack's PID files.
 STACK_SETTINGS = config.load()
