@@ -64,7 +64,8 @@ def kafka_ceiling(settings, n: int) -> dict[str, float]:
     from streaming_platform.clients import kafka_admin, kafka_consumer, kafka_producer
 
     topic = f"bench-{int(time.time())}"
-    kafka_admin(settings).create_topics([NewTopic(topic, 3, 1)])[topic].result(30)
+    admin = kafka_admin(settings)  # keep a reference: a collected client cancels its futures
+    admin.create_topics([NewTopic(topic, 3, 1)])[topic].result(30)
     payload = b'{"event_id":"' + b"x" * 180 + b'"}'  # ~200 B, like a customer event
     producer = kafka_producer(settings)
     t0 = time.perf_counter()
