@@ -2,6 +2,7 @@
 #   * a Java runtime, because SparkSubmitOperator runs spark-submit (client mode: the streaming
 #     app's driver lives in this container and its executors on the spark-worker containers),
 #   * our pinned Python requirements (docker/requirements/airflow.txt),
+#   * Spark's Kafka connector jars (Maven build stage below),
 #   * the streaming_platform package, the DAGs, plugins and the Spark app, laid out under
 #     /opt/platform exactly as in the repository (so REPO_ROOT-relative paths keep working).
 # Build context: the repository root (see docker-compose.yaml).
@@ -9,6 +10,15 @@
 # The Python minor version (3.11) must equal the one of docker/spark.Dockerfile: PySpark refuses
 # to run Python workers whose version differs from the driver's.
 ARG AIRFLOW_VERSION=3.3.2
+
+# Spark's Kafka connector jars, resolved by Maven from the repo's pom exactly as `make jars` does
+# in the embedded mode, so spark-submit downloads nothing at job start.
+FROM maven:3.9-eclipse-temurin-17 AS jars
+WORKDIR /build
+COPY jvm/pom.xml jvm/pom.xml
+COPY jvm/spark jvm/spark
+RUN mvn -B -q -f jvm/spark/pom.xml package
+
 FROM apache/airflow:${AIRFLOW_VERSION}-python3.11
 
 ARG AIRFLOW_VERSION=3.3.2
@@ -34,6 +44,7 @@ COPY --chown=airflow:0 src /opt/platform/src
 COPY --chown=airflow:0 dags /opt/platform/dags
 COPY --chown=airflow:0 plugins /opt/platform/plugins
 COPY --chown=airflow:0 spark_apps /opt/platform/spark_apps
+COPY --from=jars --chown=airflow:0 /build/jvm/spark/target/lib /opt/platform/jvm/spark/target/lib
 
 ENV PYTHONPATH=/opt/platform/src \
     PLATFORM_HOME=/opt/platform/home \
