@@ -17,10 +17,7 @@ The produce time is the Kafka message timestamp (CreateTime), used for end-to-en
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
-
-if TYPE_CHECKING:  # pragma: no cover
-    from pyspark.sql.types import StructType
+from typing import Final
 
 EVENT_TYPES: Final = ("view", "add_to_cart", "purchase", "refund")
 PRODUCT_CATEGORIES: Final = (
@@ -66,17 +63,3 @@ MAX_ID_LENGTH: Final = 128
 # Compact codes the Spark app carries instead of strings (index into the tuples above).
 EVENT_TYPE_CODE: Final = {name: i for i, name in enumerate(EVENT_TYPES)}
 CATEGORY_CODE: Final = {name: i for i, name in enumerate(PRODUCT_CATEGORIES)}
-
-
-def spark_schema() -> StructType:
-    """The event as a Spark ``StructType`` (for ``from_json`` and for documentation)."""
-    from pyspark.sql.types import (
-        DoubleType,
-        LongType,
-        StringType,
-        StructField,
-        StructType,
-    )
-
-    spark_type = {"string": StringType(), "number": DoubleType(), "integer": LongType()}
-    return StructType([StructField(name, spark_type[kind], nullable=True) for name, kind in FIELDS])

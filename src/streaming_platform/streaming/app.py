@@ -133,22 +133,6 @@ def submit_command(settings: Settings, app_args: list[str] | None = None) -> lis
     return [*cmd, str(ENTRY_POINT), *(app_args or [])]
 
 
-def spark_submit_operator_kwargs(settings: Settings, app_args: list[str] | None = None) -> dict[str, Any]:
-    """Keyword arguments for Airflow's ``SparkSubmitOperator`` (the master comes from its connection)."""
-    conf = submit_conf(settings)
-    for key in ("spark.master", "spark.app.name", "spark.jars", "spark.driver.memory"):
-        conf.pop(key)
-    return {
-        "application": str(ENTRY_POINT),
-        "name": APP_NAME,
-        "jars": ",".join(str(j) for j in spark_jars()),
-        "driver_memory": settings["spark.driver.memory"],
-        "conf": conf,
-        "env_vars": submit_env(settings),
-        "application_args": list(app_args or []),
-    }
-
-
 def sink_config(settings: Settings) -> SinkConfig:
     return SinkConfig(
         es_url=settings["es.url"],
