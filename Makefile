@@ -68,8 +68,9 @@ format:
 bench-runtime: setup  ## startup time, RSS per service, Kafka and Elasticsearch ceilings
 	@$(BIN)/python bench/runtime_bench.py
 
-bench: setup  ## the end-to-end pipeline benchmark
-	@$(BIN)/python bench/pipeline_bench.py
+bench: setup  ## the end-to-end pipeline benchmark (starts Kafka and Elasticsearch if needed)
+	@$(PLATFORM) up kafka elasticsearch
+	@$(BIN)/python bench/pipeline_bench.py $(BENCH_ARGS)
 
 lock:  ## re-resolve requirements/base.in into requirements/lock.txt
 	@rm -rf /tmp/lock-venv && $(PYTHON) -m venv /tmp/lock-venv
