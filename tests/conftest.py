@@ -7,12 +7,17 @@ command that starts it: it is never skipped.
 
 from __future__ import annotations
 
+import logging
 import os
 
 import pytest
 
 from streaming_platform import config
 from streaming_platform.runtime.process import Paths
+
+# py4j logs "Closing down clientserver connection" from __del__ at interpreter exit, after
+# pytest closed its log streams: a harmless but alarming "Logging error" traceback in CI output.
+logging.getLogger("py4j").setLevel(logging.WARNING)
 
 # The running stack's settings, read before tests/dags/conftest.py points PLATFORM_HOME at the
 # Airflow test home (root conftest files load first): restart tests need the stack's PID files.

@@ -277,11 +277,12 @@ OPTIONS: tuple[Option, ...] = (
         "spark.master",
         str,
         "local[2]",
-        "Spark master the streaming app is submitted to.",
+        # Not editable from the dashboard: SparkSubmitOperator takes the master from the
+        # spark_default connection, which Airflow builds from this value when it starts.
+        "Spark master the streaming app is submitted to (the spark_default Airflow connection).",
         "spark",
         _spark_master,
-        editable=True,
-        applies=_SPARK,
+        applies="restart of Airflow (its spark_default connection)",
     ),
     Option(
         "spark.trigger.interval",

@@ -40,7 +40,7 @@ def test_types_are_parsed_from_strings():
         ("kafka.topic.partitions", "0", "greater than 0"),
         ("spark.trigger.interval", "fast", "'30 seconds'"),
         ("health.max.quarantine.rate", "1.5", "between 0 and 1"),
-        ("spark.master", "mesos://x", "local\\[N\\]"),
+        ("spark.watermark", "ten minutes", "'30 seconds'"),
         ("kafka.topic.retention.ms", "-5", "greater than 0"),
     ],
 )
