@@ -1,21 +1,12 @@
-"""Test load for the dashboard: real Kafka writes and real runtime-metrics documents in Elasticsearch.
-
-:class:`PipelineLoad` stands in for the producer and the Spark app where a test needs numbers
-that move: it writes events to the events topic (and a share to the dead-letter topic) and
-indexes one runtime-metrics document per simulated micro-batch, shaped exactly as
-:data:`streaming_platform.es_indices.RUNTIME_PROPERTIES` (the index has a strict mapping).
-"""
+"""Known runtime-metrics documents (shaped as es_indices.RUNTIME_PROPERTIES) for the API tests."""
 
 from __future__ import annotations
 
-import json
-import threading
-import time
 from datetime import UTC, datetime
 from typing import Any
 
 from streaming_platform import es_indices, topics
-from streaming_platform.clients import es_client, kafka_admin, kafka_producer
+from streaming_platform.clients import es_client, kafka_admin
 from streaming_platform.config import Settings
 
 
@@ -62,43 +53,3 @@ def runtime_doc(
         "customers_written": valid,
         "aggregates_written": 8,
     }
-
-
-class PipelineLoad(threading.Thread):
-    """Writes ``rate`` events/s (every ``dlq_every``-th also to the DLQ) and one batch doc per 2 s."""
-
-    def __init__(self, settings: Settings, rate: int = 50, dlq_every: int = 20):
-        super().__init__(daemon=True, name="pipeline-load")
-        self.settings, self.rate, self.dlq_every = settings, rate, dlq_every
-        self.stop_event = threading.Event()
-        self.sent = 0
-        self.batches = 0
-
-    def run(self) -> None:
-        s = self.settings
-        producer = kafka_producer(s)
-        es = es_client(s)
-        events, dlq = s["kafka.topic.events"], s["kafka.topic.deadletter"]
-        partitions = s["kafka.topic.partitions"]
-        offsets = dict.fromkeys(range(partitions), 0)
-        while not self.stop_event.is_set():
-            started, batch_in, batch_q = time.time(), 0, 0
-            for _ in range(self.rate * 2):
-                part = self.sent % partitions
-                value = json.dumps({"event_id": f"e{self.sent}", "ts": iso(time.time())}).encode()
-                producer.produce(events, value=value, partition=part)
-                offsets[part] += 1
-                if self.sent % self.dlq_every == 0:
-                    producer.produce(dlq, value=value, partition=part)
-                    batch_q += 1
-                self.sent += 1
-                batch_in += 1
-            producer.flush(10)
-            doc = runtime_doc(self.batches, time.time(), batch_in, batch_q, offsets, events)
-            es.index(index=s["es.index.runtime"], document=doc)
-            self.batches += 1
-            self.stop_event.wait(max(0.0, 2.0 - (time.time() - started)))
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.join(timeout=15)

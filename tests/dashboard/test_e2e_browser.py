@@ -1,13 +1,19 @@
 """End to end in headless Chromium (Debian's ``chromium``, driven by Playwright): the real page
-against the real Kafka, Elasticsearch and dashboard of the test stack, with events flowing.
+against the real Kafka, Elasticsearch and dashboard of the test stack, with the real pipeline
+running: the producer CLI and the Spark streaming app (spark-submit).
 
 Needs ``apt-get install chromium``; a missing browser FAILS the test (never skipped).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -16,9 +22,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
+from streaming_platform import config
+from streaming_platform.clients import es_client
 from streaming_platform.config import REPO_ROOT
-from tests.dashboard.conftest import TOKEN, Stack
-from tests.dashboard.load import PipelineLoad, setup_stores
+from streaming_platform.streaming.app import submit_command, submit_env
+from tests.dashboard.conftest import TOKEN, Stack, free_port
+from tests.dashboard.load import setup_stores
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = REPO_ROOT / "docs" / "dashboard.png"
@@ -35,12 +44,47 @@ FLAGS = [
 
 
 @pytest.fixture(scope="module")
-def load(stack: Stack) -> Iterator[PipelineLoad]:
+def pipeline(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The real pipeline on the test stack: the producer CLI and the Spark app (spark-submit)."""
     setup_stores(stack.settings)
-    runner = PipelineLoad(stack.settings, rate=40)
-    runner.start()
-    yield runner
-    runner.stop()
+    logs = tmp_path_factory.mktemp("pipeline")
+    env = {**stack.env, "PLATFORM_SPARK_UI_PORT": str(free_port())}
+    settings = config.load(env=env, overrides={})
+    app = _spawn(submit_command(settings), {**env, **submit_env(settings)}, logs / "app.log")
+    produce = [str(Path(sys.executable).parent / "produce-events"), "--rate", "150", "--duration", "900"]
+    producer = _spawn([*produce, "--bad-fraction", "0.05"], env, logs / "producer.log")
+    try:
+        _wait_first_batch(settings, app, logs / "app.log")
+        yield
+    finally:
+        for proc in (producer, app):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _spawn(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    with log.open("ab") as out:
+        return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _wait_first_batch(settings: config.Settings, app: subprocess.Popen, log: Path) -> None:
+    """Until the app has indexed a micro-batch with input rows (its Spark session takes a while)."""
+    es = es_client(settings)
+    index = settings["es.index.runtime"]
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if app.poll() is not None:
+            pytest.fail(f"the streaming app exited with {app.returncode}:\n{log.read_text()[-3000:]}")
+        if es.indices.exists(index=index):
+            hits = es.search(index=index, query={"range": {"input_rows": {"gt": 0}}}, size=1)
+            if hits["hits"]["total"]["value"]:
+                return
+        time.sleep(2)
+    pytest.fail(f"no micro-batch with input rows within 180 s:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture
@@ -76,7 +120,7 @@ def _wait_change(page: Page, test_id: str, timeout_s: float = 30) -> tuple[str, 
     pytest.fail(f"{test_id} did not change within {timeout_s:.0f} s (stuck at {first!r})")
 
 
-def test_dashboard_end_to_end(stack: Stack, load: PipelineLoad, page: Page) -> None:
+def test_dashboard_end_to_end(stack: Stack, pipeline: None, page: Page) -> None:
     page.goto(f"{stack.url}/")
     expect(page.get_by_role("heading", name="Pipeline dashboard")).to_be_visible()
 
