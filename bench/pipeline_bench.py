@@ -46,6 +46,7 @@ import psutil
 from streaming_platform import clients, config, es_indices, topics
 from streaming_platform.producer import EventGenerator
 from streaming_platform.progress import say
+from streaming_platform.runtime.process import tree_rss_bytes
 from streaming_platform.streaming.app import app_checkpoint, submit_command, submit_env
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -250,18 +251,9 @@ class RssSampler(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.wait(0.5):
-            try:
-                root = psutil.Process(self.pid)
-                procs = [root, *root.children(recursive=True)]
-                total = 0
-                for p in procs:
-                    try:
-                        total += p.memory_info().rss
-                    except psutil.Error:
-                        pass
-                self.peak = max(self.peak, total)
-            except psutil.Error:
+            if not psutil.pid_exists(self.pid):
                 return
+            self.peak = max(self.peak, tree_rss_bytes(self.pid))
 
 
 def runtime_batches(es: Any, index: str) -> list[dict[str, Any]]:

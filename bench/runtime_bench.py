@@ -16,8 +16,6 @@ import shutil
 import time
 from pathlib import Path
 
-import psutil
-
 RESULTS = Path(__file__).parent / "results"
 HOME = Path("/tmp/bench-runtime")
 OFFSET = 10_000
@@ -40,21 +38,6 @@ def bench_env() -> dict[str, str]:
         "PLATFORM_DASHBOARD_PORT": str(p["dash"]),
         "PLATFORM_SPARK_UI_PORT": str(p["ui"]),
     }
-
-
-def tree_rss_mb(pid: int) -> float:
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0
-    total = 0
-    for proc in procs:
-        try:
-            total += proc.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass
-    return total / 2**20
 
 
 def kafka_ceiling(settings, n: int) -> dict[str, float]:
@@ -134,7 +117,7 @@ def main() -> None:
     paths = process.Paths(settings.home)
     for name in SERVICES:
         pid = process.read_pid(paths, name)
-        results[f"rss_mb_{name}"] = tree_rss_mb(pid) if pid else 0.0
+        results[f"rss_mb_{name}"] = process.tree_rss_bytes(pid) / 2**20 if pid else 0.0
     cli.down(settings, SERVICES)
     t0 = time.monotonic()
     cli.up(settings, SERVICES)

@@ -206,3 +206,21 @@ def stop(spec_name: str, paths: Paths, timeout_s: float = 30.0) -> bool:
     paths.pid_file(spec_name).unlink(missing_ok=True)
     say(f"✓ {spec_name} stopped" + ("" if graceful else " (killed after timeout)"))
     return True
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """Resident memory of ``pid`` and all its descendants (a JVM and its helpers, Spark's workers)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for proc in procs:
+        try:
+            total += proc.memory_info().rss
+        except psutil.Error:
+            pass  # exited while we looked
+    return total
