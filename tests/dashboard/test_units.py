@@ -98,3 +98,10 @@ def test_a_slow_probe_does_not_block_the_others(tmp_path: Path) -> None:
     assert "timeout" in monitor.results["elasticsearch"]["error"]
     card = status.es_card(monitor.results["elasticsearch"])
     assert card["status"] == "red" and "timeout" in card["reason"]
+
+
+def test_runtime_fields_exist_in_the_apps_runtime_mapping() -> None:
+    from streaming_platform import es_indices
+    from streaming_platform.dashboard.probes import RUNTIME_FIELDS
+
+    assert set(RUNTIME_FIELDS.values()) <= set(es_indices.RUNTIME_PROPERTIES)

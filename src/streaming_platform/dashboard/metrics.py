@@ -15,19 +15,8 @@ from streaming_platform.dashboard.probes import RUNTIME_FIELDS
 # range key -> (seconds covered, histogram interval in seconds)
 RANGES: dict[str, tuple[int, int]] = {"15m": (900, 15), "1h": (3600, 60), "24h": (86400, 1200)}
 SUMS = ("input_rows", "output_rows", "quarantined")
-AVGS = ("input_rate", "processed_rate", "batch_duration_ms", "latency_p50_ms", "latency_p95_ms", "error_rate")
-MAXES = ("latency_max_ms", "event_time_lag_ms", "consumer_lag")
-_NUMERIC = {
-    "long",
-    "integer",
-    "short",
-    "byte",
-    "double",
-    "float",
-    "half_float",
-    "scaled_float",
-    "unsigned_long",
-}
+AVGS = ("processed_rate", "batch_duration_ms", "latency_p50_ms", "latency_p95_ms", "error_rate")
+MAXES = ("latency_max_ms", "event_time_lag_ms")
 
 
 class MetricsError(ValueError):
@@ -39,30 +28,6 @@ def range_spec(key: str) -> tuple[int, int]:
         return RANGES[key]
     except KeyError:
         raise MetricsError(f"unknown range {key!r}; one of {', '.join(RANGES)}") from None
-
-
-def flatten_mapping(properties: dict[str, Any], prefix: str = "") -> dict[str, str]:
-    """{"a": {"properties": {"b": {"type": "long"}}}} -> {"a.b": "long"}."""
-    out: dict[str, str] = {}
-    for name, spec in properties.items():
-        path = f"{prefix}{name}"
-        if "properties" in spec:
-            out.update(flatten_mapping(spec["properties"], f"{path}."))
-        elif "type" in spec:
-            out[path] = spec["type"]
-    return out
-
-
-def resolve_fields(types: dict[str, str]) -> dict[str, str]:
-    """role -> field present in the mapping with a usable type (date for the timestamp)."""
-    resolved: dict[str, str] = {}
-    for role, candidates in RUNTIME_FIELDS.items():
-        wanted = {"date", "date_nanos"} if role == "timestamp" else _NUMERIC
-        for name in candidates:
-            if types.get(name) in wanted:
-                resolved[role] = name
-                break
-    return resolved
 
 
 def _aggs(fields: dict[str, str]) -> dict[str, Any]:
@@ -88,14 +53,14 @@ def bucket_point(
     covered_s = max(1.0, min(float(interval_s), (now_ms - bucket["key"]) / 1000))
     v = {role: (bucket.get(role) or {}).get("value") for role in (*SUMS, *AVGS, *MAXES)}
     empty = bucket["doc_count"] == 0
-    in_rate = v["input_rows"] / covered_s if "input_rows" in fields and not empty else v["input_rate"]
-    out_rate = v["output_rows"] / covered_s if "output_rows" in fields and not empty else v["processed_rate"]
-    error_rate = v["error_rate"] if "error_rate" in fields else _ratio(v["quarantined"], v["input_rows"])
+    in_rate = None if empty else v["input_rows"] / covered_s
+    out_rate = None if empty else v["output_rows"] / covered_s
+    error_rate = v["error_rate"] if v["error_rate"] is not None else _ratio(v["quarantined"], v["input_rows"])
     return {
         "t": bucket["key"],
         "batches": bucket["doc_count"],
-        "in_rate": None if empty else in_rate,
-        "out_rate": None if empty else out_rate,
+        "in_rate": in_rate,
+        "out_rate": out_rate,
         "input_rows": None if empty else v["input_rows"],
         "quarantined": None if empty else v["quarantined"],
         "error_rate": None if empty else error_rate,
@@ -104,7 +69,6 @@ def bucket_point(
         "latency_p95_ms": v["latency_p95_ms"],
         "latency_max_ms": v["latency_max_ms"],
         "event_time_lag_ms": v["event_time_lag_ms"],
-        "consumer_lag": v["consumer_lag"],
     }
 
 
@@ -119,14 +83,8 @@ def runtime_series(es: Elasticsearch, index: str, range_key: str, now_ms: int) -
     }
     if not es.indices.exists(index=index):
         return {**answer, "exists": False, "fields": {}}
-    mapping = es.indices.get_mapping(index=index)
-    types: dict[str, str] = {}
-    for body in mapping.body.values():
-        types.update(flatten_mapping(body.get("mappings", {}).get("properties", {})))
-    fields = resolve_fields(types)
+    fields = RUNTIME_FIELDS
     answer.update(exists=True, fields=fields)
-    if "timestamp" not in fields:
-        return {**answer, "error": f"no date field among {', '.join(RUNTIME_FIELDS['timestamp'])}"}
     start = now_ms - span_s * 1000
     result = es.search(
         index=index,

@@ -196,8 +196,6 @@ class Monitor:
         self.series["consumed"].add(t, consumed)
         if consumed is not None and events.get("exists"):
             self.series["lag"].add(t, max(0.0, events["total"] - consumed))
-        elif doc is not None and probes.pick(doc, "consumer_lag") is not None:
-            self.series["lag"].add(t, float(probes.pick(doc, "consumer_lag")))
 
     # ------------------------------------------------------------------ snapshot
 

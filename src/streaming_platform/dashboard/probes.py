@@ -2,7 +2,7 @@
 
 Every probe returns plain data (no status judgement); :mod:`.status` turns the data into cards.
 Field names of the Spark app's runtime-metrics documents are looked up tolerantly through
-:data:`RUNTIME_FIELDS` so a renamed field degrades one number, not the page.
+:data:`RUNTIME_FIELDS` (the app's runtime-metrics schema).
 """
 
 from __future__ import annotations
@@ -18,37 +18,22 @@ from elasticsearch import Elasticsearch
 from streaming_platform.config import Settings
 from streaming_platform.runtime.process import Paths, read_pid
 
-# role -> candidate field names (dotted paths), first present wins.
-RUNTIME_FIELDS: dict[str, tuple[str, ...]] = {
-    "timestamp": ("@timestamp", "timestamp", "batch_timestamp", "batch_time", "ts"),
-    "batch_id": ("batch_id", "batchId"),
-    "input_rows": ("input_rows", "num_input_rows", "numInputRows", "rows_in"),
-    "output_rows": ("output_rows", "valid_rows", "num_output_rows", "rows_out", "written_rows"),
-    "input_rate": ("input_rows_per_second", "inputRowsPerSecond", "input_rate"),
-    "processed_rate": (
-        "processed_rows_per_second",
-        "processedRowsPerSecond",
-        "rows_per_second",
-        "processed_rate",
-    ),
-    "batch_duration_ms": ("batch_duration_ms", "duration_ms", "batchDuration", "trigger_execution_ms"),
-    "quarantined": ("quarantined", "quarantined_rows", "quarantine_count", "invalid_rows", "num_quarantined"),
-    "error_rate": ("error_rate", "quarantine_rate"),
-    "latency_p50_ms": ("latency_p50_ms", "e2e_latency_p50_ms", "latency_ms_p50", "latency_p50"),
-    "latency_p95_ms": ("latency_p95_ms", "e2e_latency_p95_ms", "latency_ms_p95", "latency_p95"),
-    "latency_max_ms": ("latency_max_ms", "e2e_latency_max_ms", "latency_ms_max", "latency_max"),
-    "event_time_lag_ms": ("event_time_lag_ms", "event_time_lag_seconds", "watermark_lag_ms", "event_lag_ms"),
-    "consumer_lag": ("consumer_lag", "kafka_lag", "lag_messages", "offset_lag"),
-    "end_offsets": (
-        "offset_ranges",
-        "end_offsets",
-        "kafka_end_offsets",
-        "endOffset",
-        "kafka_offsets",
-        "offsets",
-    ),
-    "query_name": ("query_name", "query", "name"),
-    "run_id": ("run_id", "runId", "query_id"),
+# role -> field of the runtime-metrics index. The app owns that schema (es_indices.RUNTIME_PROPERTIES,
+# a strict mapping), so the names are fixed: tests/dashboard/test_units.py checks they exist.
+RUNTIME_FIELDS: dict[str, str] = {
+    "timestamp": "timestamp",
+    "batch_id": "batch_id",
+    "input_rows": "input_rows",
+    "output_rows": "valid_rows",
+    "processed_rate": "rows_per_second",
+    "batch_duration_ms": "duration_ms",
+    "quarantined": "quarantined",
+    "error_rate": "error_rate",
+    "latency_p50_ms": "latency_p50_ms",
+    "latency_p95_ms": "latency_p95_ms",
+    "latency_max_ms": "latency_max_ms",
+    "event_time_lag_ms": "event_time_lag_ms",
+    "end_offsets": "offset_ranges",
 }
 
 
@@ -56,17 +41,8 @@ _RANGE = re.compile(r"^(?P<topic>.+)/(?P<partition>\d+):(?P<from>-?\d+)-(?P<to>-
 
 
 def pick(doc: dict[str, Any], role: str) -> Any:
-    """The value of the first candidate field of ``role`` present in ``doc`` (dotted paths)."""
-    for name in RUNTIME_FIELDS[role]:
-        node: Any = doc
-        for part in name.split("."):
-            if not isinstance(node, dict) or part not in node:
-                node = None
-                break
-            node = node[part]
-        if node is not None:
-            return node
-    return None
+    """The value of ``role``'s field in a runtime-metrics document (None when absent)."""
+    return doc.get(RUNTIME_FIELDS[role])
 
 
 def offsets_total(value: Any, topic: str) -> int | None:
@@ -198,20 +174,10 @@ def spark(es: Elasticsearch, settings: Settings) -> dict[str, Any]:
     index = settings["es.index.runtime"]
     if not es.indices.exists(index=index):
         return {"index": index, "exists": False, "latest": None}
-    for field in RUNTIME_FIELDS["timestamp"]:
-        try:
-            answer = es.search(
-                index=index,
-                size=1,
-                sort=[{field: {"order": "desc", "unmapped_type": "date"}}],
-                query={"exists": {"field": field}},
-            )
-        except Exception:  # noqa: BLE001 - try the next candidate field name
-            continue
-        hits = answer["hits"]["hits"]
-        if hits:
-            return {"index": index, "exists": True, "latest": hits[0]["_source"], "time_field": field}
-    return {"index": index, "exists": True, "latest": None}
+    field = RUNTIME_FIELDS["timestamp"]
+    answer = es.search(index=index, size=1, sort=[{field: {"order": "desc"}}])
+    hits = answer["hits"]["hits"]
+    return {"index": index, "exists": True, "latest": hits[0]["_source"] if hits else None}
 
 
 # --------------------------------------------------------------------------- processes

@@ -193,7 +193,7 @@ def spark_card(probe: Probe | None, settings: Settings, now: float) -> dict[str,
         metric("last batch", last, "time"),
         metric("batch duration", pick(doc, "batch_duration_ms"), "ms"),
         metric("input rows", input_rows),
-        metric("processed", pick(doc, "processed_rate") or pick(doc, "input_rate"), "rate"),
+        metric("processed", pick(doc, "processed_rate"), "rate"),
         metric("latency p95", pick(doc, "latency_p95_ms"), "ms"),
         metric("error rate", error_rate, "percent"),
     ]
