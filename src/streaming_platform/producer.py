@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from confluent_kafka import KafkaException
 
 from streaming_platform import clients, config
 from streaming_platform.events import EVENT_TYPES, LOCATIONS, PRODUCT_CATEGORIES
@@ -291,6 +292,11 @@ def send(
                 break
             except BufferError:  # local queue full: serve delivery reports, then retry
                 producer.poll(0.05)
+            except KafkaException as exc:  # refused locally (e.g. larger than message.max.bytes)
+                summary.failed += 1
+                if len(errors) < 10:
+                    errors.append(f"record {summary.sent + 1}: {exc.args[0].str()}")
+                break
         summary.sent += 1
         if kind != "valid":
             summary.by_kind[kind] = summary.by_kind.get(kind, 0) + 1
@@ -319,9 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--topic", help="topic (default: kafka.topic.events)")
     p.add_argument("--rate", type=float, default=1000.0, help="events/s; 0 = as fast as possible")
     stop = p.add_mutually_exclusive_group()
-    stop.add_argument("--count", type=int, help="number of events to send")
-    stop.add_argument("--duration", type=float, help="seconds to send for")
-    p.add_argument("--customers", type=int, default=10_000)
+    stop.add_argument("--count", type=_positive(int), help="number of events to send")
+    stop.add_argument("--duration", type=_positive(float), help="seconds to send for")
+    p.add_argument("--customers", type=_positive(int), default=10_000)
     p.add_argument("--mix", default=",".join(f"{k}={v}" for k, v in DEFAULT_MIX.items()))
     p.add_argument("--categories", default="", help="category weights, e.g. electronics=3,books=1")
     p.add_argument("--seed", type=int, default=42)
@@ -332,20 +338,39 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _positive(kind: type) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+        return value
+
+    return parse
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.replay and not args.replay.is_file():
+        parser.error(f"--replay: no such file {args.replay}")
+    if args.rate < 0:
+        parser.error("--rate must be 0 (as fast as possible) or more")
     settings = config.load()
     topic = args.topic or settings["kafka.topic.events"]
     if args.replay:
         records: Iterable[Record] = replay(args.replay)
     else:
         if not 0.0 <= args.bad_fraction <= 1.0:
-            raise SystemExit("--bad-fraction must be between 0 and 1")
-        cats = parse_mix(args.categories, PRODUCT_CATEGORIES) if args.categories else None
+            parser.error("--bad-fraction must be between 0 and 1")
+        try:
+            cats = parse_mix(args.categories, PRODUCT_CATEGORIES) if args.categories else None
+            mix = parse_mix(args.mix, EVENT_TYPES)
+        except ValueError as exc:
+            parser.error(str(exc))
         gen = EventGenerator(
             customers=args.customers,
             seed=args.seed,
-            mix=parse_mix(args.mix, EVENT_TYPES),
+            mix=mix,
             bad_fraction=args.bad_fraction,
             max_payload_bytes=settings["validation.max.payload.bytes"],
             **({"categories": cats} if cats else {}),

@@ -36,6 +36,7 @@ import pyarrow.compute as pc
 from pyspark.errors import StreamingQueryException
 
 from streaming_platform import config
+from streaming_platform.clients import kafka_consumer
 from streaming_platform.config import REPO_ROOT, Settings
 from streaming_platform.progress import say
 from streaming_platform.streaming.parse import PAYLOAD_DDL, SOURCE_COLUMNS, ParseTask, from_payloads
@@ -347,16 +348,10 @@ class StreamApp:
         """Commit processed offsets under ``kafka.consumer.group`` so lag can be monitored."""
         if not table.num_rows:
             return
-        from confluent_kafka import Consumer, KafkaException, TopicPartition
+        from confluent_kafka import KafkaException, TopicPartition
 
         if self._group is None:
-            self._group = Consumer(
-                {
-                    "bootstrap.servers": self.settings["kafka.bootstrap.servers"],
-                    "group.id": self.settings["kafka.consumer.group"],
-                    "enable.auto.commit": False,
-                }
-            )
+            self._group = kafka_consumer(self.settings, self.settings["kafka.consumer.group"])
         agg = table.group_by("partition").aggregate([("offset", "max")])
         offsets = [
             TopicPartition(self.topic, p, o + 1)

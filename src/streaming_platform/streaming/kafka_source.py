@@ -128,7 +128,9 @@ class KafkaEventsReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         from confluent_kafka import TopicPartition
 
         if self._meta is None:
-            self._meta = _consumer(self.bootstrap, f"{self.group}-planner")
+            # The app's monitoring group itself: commit() stores the processed offsets there for lag
+            # checks (health, dashboard). The consumer never subscribes, so it never joins the group.
+            self._meta = _consumer(self.bootstrap, self.group)
         parts = self._meta.list_topics(self.topic, timeout=30).topics[self.topic].partitions
         return {
             str(p): self._meta.get_watermark_offsets(TopicPartition(self.topic, p), timeout=30)
