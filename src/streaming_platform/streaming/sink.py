@@ -11,6 +11,7 @@ re-runs it from the checkpoint. Nothing is skipped.
 from __future__ import annotations
 
 import base64
+import functools
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -149,6 +150,27 @@ def quarantine_id(doc: dict[str, Any]) -> str:
     return f"{doc['topic']}-{doc['partition']}-{doc['offset']}"
 
 
+@functools.cache
+def _executor_es(cfg: SinkConfig) -> Elasticsearch:
+    """One client per Python worker: Spark reuses workers across tasks and micro-batches."""
+    return cfg.es()
+
+
+@functools.cache
+def _deadletter_producer(cfg: SinkConfig) -> Any:
+    """One idempotent producer per Python worker (created on the first bad record it sees)."""
+    from confluent_kafka import Producer
+
+    return Producer(
+        {
+            "bootstrap.servers": cfg.bootstrap_servers,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+        }
+    )
+
+
 def write_quarantine(docs: list[dict[str, Any]], cfg: SinkConfig, es: Elasticsearch | None = None) -> None:
     """Index quarantine docs (id = source position) and publish them to the dead-letter topic.
 
@@ -157,17 +179,8 @@ def write_quarantine(docs: list[dict[str, Any]], cfg: SinkConfig, es: Elasticsea
     """
     if not docs:
         return
-    from confluent_kafka import Producer  # the executors import it only when there is bad data
-
-    es = es or cfg.es()
-    producer = Producer(
-        {
-            "bootstrap.servers": cfg.bootstrap_servers,
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": 5,
-        }
-    )
+    es = es or _executor_es(cfg)
+    producer = _deadletter_producer(cfg)
     failures: list[str] = []
 
     def delivered(err: Any, _msg: Any) -> None:
