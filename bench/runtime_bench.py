@@ -19,25 +19,14 @@ from pathlib import Path
 RESULTS = Path(__file__).parent / "results"
 HOME = Path("/tmp/bench-runtime")
 OFFSET = 10_000
-SERVICES = ["kafka", "elasticsearch", "airflow", "dashboard"]
 
 
 def bench_env() -> dict[str, str]:
-    port = {"kafka": 9092, "kctl": 9093, "es": 9200, "est": 9300, "af": 8080, "dash": 3000, "ui": 4040}
-    p = {k: v + OFFSET for k, v in port.items()}
-    return {
-        "PLATFORM_HOME": str(HOME),
-        "PLATFORM_KAFKA_PORT": str(p["kafka"]),
-        "PLATFORM_KAFKA_CONTROLLER_PORT": str(p["kctl"]),
-        "PLATFORM_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{p['kafka']}",
-        "PLATFORM_ES_PORT": str(p["es"]),
-        "PLATFORM_ES_TRANSPORT_PORT": str(p["est"]),
-        "PLATFORM_ES_URL": f"http://127.0.0.1:{p['es']}",
-        "PLATFORM_AIRFLOW_PORT": str(p["af"]),
-        "PLATFORM_AIRFLOW_URL": f"http://127.0.0.1:{p['af']}",
-        "PLATFORM_DASHBOARD_PORT": str(p["dash"]),
-        "PLATFORM_SPARK_UI_PORT": str(p["ui"]),
-    }
+    """Every port option moved by OFFSET; the client URLs follow the ports (config._DERIVED)."""
+    from streaming_platform import config
+
+    ports = {o.env: str(o.default + OFFSET) for o in config.OPTIONS if o.name.endswith("port")}
+    return {"PLATFORM_HOME": str(HOME), **ports}
 
 
 def kafka_ceiling(settings, n: int) -> dict[str, float]:
@@ -107,25 +96,25 @@ def main() -> None:
     from streaming_platform.runtime import cli, process
 
     settings = config.load()
-    cli.down(settings, SERVICES)
+    cli.down(settings, list(cli.SERVICES))
     shutil.rmtree(HOME, ignore_errors=True)
     results: dict[str, float] = {}
     t0 = time.monotonic()
-    cli.up(settings, SERVICES)
+    cli.up(settings, list(cli.SERVICES))
     results["cold_up_to_all_healthy_s"] = time.monotonic() - t0
     time.sleep(5)  # let start-up spikes settle before reading memory
     paths = process.Paths(settings.home)
-    for name in SERVICES:
+    for name in list(cli.SERVICES):
         pid = process.read_pid(paths, name)
         results[f"rss_mb_{name}"] = process.tree_rss_bytes(pid) / 2**20 if pid else 0.0
-    cli.down(settings, SERVICES)
+    cli.down(settings, list(cli.SERVICES))
     t0 = time.monotonic()
-    cli.up(settings, SERVICES)
+    cli.up(settings, list(cli.SERVICES))
     results["warm_up_to_all_healthy_s"] = time.monotonic() - t0
     results.update(kafka_ceiling(settings, args.messages))
     results.update(es_ceiling(settings, args.docs))
     if not args.keep:
-        cli.down(settings, SERVICES)
+        cli.down(settings, list(cli.SERVICES))
 
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "runtime.json").write_text(json.dumps(results, indent=2))

@@ -12,8 +12,6 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import dag, task
 
-from streaming_platform.orchestration import streaming
-
 DAG_ID = "streaming_app_stop"
 
 
@@ -29,10 +27,14 @@ DAG_ID = "streaming_app_stop"
 def streaming_app_stop():
     @task
     def request_stop() -> str:
+        from streaming_platform.orchestration import streaming  # task-time: keeps parsing light
+
         return streaming.request_stop()
 
     @task.sensor(poke_interval=5, timeout=600, mode="poke")
     def wait_until_stopped() -> bool:
+        from streaming_platform.orchestration import streaming
+
         return streaming.app_stopped()
 
     request_stop() >> wait_until_stopped()

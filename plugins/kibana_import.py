@@ -24,7 +24,8 @@ from typing import Any
 
 from airflow.sdk import BaseHook, BaseOperator
 
-KIBANA_CONN_ID = "kibana_default"  # same id as streaming_platform.connections.KIBANA_CONN_ID
+from streaming_platform.connections import KIBANA_CONN_ID
+
 IMPORT_PATH = "/api/saved_objects/_import"
 
 

@@ -15,8 +15,8 @@ def kafka_common(settings: Settings) -> dict[str, Any]:
     return {"bootstrap.servers": settings["kafka.bootstrap.servers"]}
 
 
-def kafka_admin(settings: Settings) -> AdminClient:
-    return AdminClient(kafka_common(settings))
+def kafka_admin(settings: Settings, **overrides: Any) -> AdminClient:
+    return AdminClient({**kafka_common(settings), **overrides})
 
 
 def kafka_producer(settings: Settings, **overrides: Any) -> Producer:

@@ -608,6 +608,19 @@ def validate_overrides(changes: Mapping[str, Any]) -> dict[str, Any]:
     return parsed
 
 
+def _client_host(bind_host: str) -> str:
+    return "127.0.0.1" if bind_host in ("0.0.0.0", "::") else bind_host
+
+
+# Client addresses left at their default follow the embedded services' host and ports, so moving a
+# port (e.g. PLATFORM_KAFKA_PORT) moves every client with it; an explicit value always wins.
+_DERIVED: dict[str, Callable[[Mapping[str, Any]], str]] = {
+    "kafka.bootstrap.servers": lambda v: f"{_client_host(v['bind.host'])}:{v['kafka.port']}",
+    "es.url": lambda v: f"http://{_client_host(v['bind.host'])}:{v['es.port']}",
+    "airflow.url": lambda v: f"http://{_client_host(v['bind.host'])}:{v['airflow.port']}",
+}
+
+
 def load(env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> Settings:
     """Resolve every option from defaults, saved overrides and the environment."""
     env = os.environ if env is None else env
@@ -622,4 +635,8 @@ def load(env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | No
             values[opt.name] = Resolved(opt, opt.parse(overrides[opt.name]), "saved")
         else:
             values[opt.name] = Resolved(opt, opt.parse(opt.default), "default")
+    plain = {name: r.value for name, r in values.items()}
+    for name, derive in _DERIVED.items():
+        if values[name].source == "default":
+            values[name] = Resolved(values[name].option, values[name].option.parse(derive(plain)), "default")
     return Settings(values)

@@ -58,3 +58,14 @@ def test_secrets_are_masked_in_describe():
     s = config.load(env={"PLATFORM_ES_PASSWORD": "hunter2"}, overrides={})
     row = next(r for r in s.describe() if r["name"] == "es.password")
     assert row["value"] == "***" and "hunter2" not in str(s.describe())
+
+
+def test_client_addresses_follow_moved_ports_unless_set():
+    s = config.load(env={"PLATFORM_KAFKA_PORT": "19092", "PLATFORM_ES_PORT": "19200"}, overrides={})
+    assert s["kafka.bootstrap.servers"] == "127.0.0.1:19092"
+    assert s["es.url"] == "http://127.0.0.1:19200"
+    assert s["airflow.url"] == config.option("airflow.url").default
+    s = config.load(
+        env={"PLATFORM_KAFKA_PORT": "19092", "PLATFORM_KAFKA_BOOTSTRAP_SERVERS": "broker:9092"}, overrides={}
+    )
+    assert s["kafka.bootstrap.servers"] == "broker:9092"

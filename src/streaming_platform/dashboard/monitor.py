@@ -19,7 +19,7 @@ import httpx
 from confluent_kafka import Consumer, KafkaException
 from confluent_kafka.admin import AdminClient
 
-from streaming_platform.clients import es_client, kafka_common, kafka_consumer
+from streaming_platform.clients import es_client, kafka_admin, kafka_consumer
 from streaming_platform.config import Settings
 from streaming_platform.dashboard import probes, status
 from streaming_platform.dashboard.airflow_api import PLATFORM_DAGS, AirflowClient, AirflowError
@@ -60,9 +60,7 @@ class Monitor:
     @property
     def admin(self) -> AdminClient:
         if self._admin is None:
-            self._admin = AdminClient(
-                {**kafka_common(self.settings), "log_level": 0, "socket.timeout.ms": 3000}
-            )
+            self._admin = kafka_admin(self.settings, log_level=0, **{"socket.timeout.ms": 3000})
         return self._admin
 
     @property

@@ -54,7 +54,7 @@ from streaming_platform.connections import (
     env_var,
 )
 from streaming_platform.progress import say
-from streaming_platform.runtime.process import ServiceSpec
+from streaming_platform.runtime.process import ServiceSpec, port_in_use
 
 NAME = "airflow"
 DAGS_FOLDER = REPO_ROOT / "dags"
@@ -165,10 +165,10 @@ def _migrated_marker(settings: Settings) -> Path:
     return airflow_home(settings) / f".db-migrated-{version}"
 
 
-def migrate_db(settings: Settings, *, force: bool = False) -> None:
+def migrate_db(settings: Settings) -> None:
     """``airflow db migrate`` unless already done for this Airflow version (marker file)."""
     marker = _migrated_marker(settings)
-    if marker.exists() and not force and (airflow_home(settings) / "airflow.db").exists():
+    if marker.exists() and (airflow_home(settings) / "airflow.db").exists():
         return
     say("→ airflow db migrate (first start only)")
     result = subprocess.run(
@@ -203,8 +203,6 @@ def _seed_password(settings: Settings) -> None:
 def prepare(settings: Settings) -> None:
     """One-off setup before a start: folders, admin password, database schema."""
     airflow_home(settings).mkdir(parents=True, exist_ok=True)
-    DAGS_FOLDER.mkdir(exist_ok=True)
-    PLUGINS_FOLDER.mkdir(exist_ok=True)
     _seed_password(settings)
     migrate_db(settings)
 
@@ -329,16 +327,13 @@ def _set_parent_death_signal() -> None:
 
 def _wait_for_port(proc: subprocess.Popen, stopping: Any, emit: Callable[[str, str], None]) -> None:
     """Wait until the API server accepts connections (its output waits in the pipe meanwhile)."""
-    import socket
     import time
 
     host, port = os.environ["AIRFLOW__API__HOST"], int(os.environ["AIRFLOW__API__PORT"])
     deadline = time.monotonic() + API_START_S
     while time.monotonic() < deadline and proc.poll() is None and not stopping.is_set():
-        with socket.socket() as sock:
-            sock.settimeout(1)
-            if sock.connect_ex((host, port)) == 0:
-                return
+        if port_in_use(host, port):
+            return
         time.sleep(0.5)
     emit("supervisor", "api-server not listening yet; starting the other components anyway")
 

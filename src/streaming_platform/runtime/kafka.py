@@ -9,8 +9,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from confluent_kafka.admin import AdminClient
-
+from streaming_platform.clients import kafka_admin
 from streaming_platform.config import Settings
 from streaming_platform.runtime.java import jars, require_java
 from streaming_platform.runtime.process import ServiceError, ServiceSpec, port_in_use
@@ -129,7 +128,7 @@ def healthy(settings: Settings) -> bool:
     if not port_in_use(settings["bind.host"], settings["kafka.port"]):
         return False
     # log_level 0: a probe that runs before the broker is up must not flood the console.
-    admin = AdminClient({"bootstrap.servers": settings["kafka.bootstrap.servers"], "log_level": 0})
+    admin = kafka_admin(settings, log_level=0)
     meta = admin.list_topics(timeout=2)
     return bool(meta.brokers)
 
