@@ -53,7 +53,8 @@ def _non_empty(value: str) -> None:
 
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 _INDEX = re.compile(r"^[a-z0-9][a-z0-9._-]{0,254}$")
-_DURATION = re.compile(r"^\d+ (second|seconds|minute|minutes|hour|hours)$")
+_DURATION = re.compile(r"^(\d+) (second|minute|hour)s?$")
+_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600}
 _HEAP = re.compile(r"^\d+[mg]$")
 
 
@@ -70,6 +71,14 @@ def _index(value: str) -> None:
 def _duration(value: str) -> None:
     if not _DURATION.match(value):
         raise ValueError("must look like '30 seconds', '1 minute' or '2 hours'")
+
+
+def duration_seconds(text: str) -> int:
+    """``"1 minute"`` → 60: the format of the duration options (``spark.trigger.interval`` …)."""
+    m = _DURATION.match(text.strip())
+    if not m:
+        raise ValueError(f"not a duration: {text!r}")
+    return int(m.group(1)) * _UNIT_SECONDS[m.group(2)]
 
 
 def _heap(value: str) -> None:

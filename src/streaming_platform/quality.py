@@ -28,6 +28,7 @@ from typing import Any
 
 import pandas as pd
 
+from streaming_platform import config
 from streaming_platform.config import REPO_ROOT, Settings
 
 SUITES_DIR = REPO_ROOT / "expectations"
@@ -121,11 +122,6 @@ def _to_datetime(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values, utc=True, format="ISO8601")
 
 
-def _window_seconds(settings: Settings) -> int:
-    count, unit = settings["spark.window.duration"].split()
-    return int(count) * {"second": 1, "minute": 60, "hour": 3600}[unit.rstrip("s")]
-
-
 def _type_sum_gap(frame: pd.DataFrame, total: str) -> pd.Series:
     return frame[total] - frame[["views", "add_to_cart", "purchases", "refunds"]].sum(axis=1)
 
@@ -135,7 +131,7 @@ def aggregates_frame(es: Any, settings: Settings) -> pd.DataFrame:
     frame = read_frame(es, settings["es.index.aggregates"], sort, settings["quality.max.docs"])
     if frame.empty:
         return frame
-    window = _window_seconds(settings)
+    window = config.duration_seconds(settings["spark.window.duration"])
     length = (frame["window_end"] - frame["window_start"]).dt.total_seconds()
     frame["window_length_error_s"] = length - window
     frame["window_alignment_s"] = (frame["window_start"].astype("int64") // 10**9) % window

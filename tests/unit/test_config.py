@@ -69,3 +69,13 @@ def test_client_addresses_follow_moved_ports_unless_set():
         env={"PLATFORM_KAFKA_PORT": "19092", "PLATFORM_KAFKA_BOOTSTRAP_SERVERS": "broker:9092"}, overrides={}
     )
     assert s["kafka.bootstrap.servers"] == "broker:9092"
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("0 seconds", 0), ("1 minute", 60), ("2 hours", 7200)])
+def test_duration_seconds(text, seconds):
+    assert config.duration_seconds(text) == seconds
+
+
+def test_duration_seconds_refuses_other_text():
+    with pytest.raises(ValueError, match="not a duration"):
+        config.duration_seconds("fast")

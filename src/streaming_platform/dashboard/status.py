@@ -7,13 +7,13 @@ in words. ``kind`` tells the page how to format a value (count, rate, ms, time, 
 
 from __future__ import annotations
 
-import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from streaming_platform import config
 from streaming_platform.config import Settings
 from streaming_platform.dashboard.probes import offsets_total, pick
 
@@ -79,11 +79,11 @@ class Series:
 
 
 def duration_seconds(text: str) -> float:
-    """'2 seconds' -> 2.0, '1 minute' -> 60.0 (the format of the spark.* duration settings)."""
-    m = re.match(r"^(\d+) (second|minute|hour)s?$", text.strip())
-    if not m:
+    """'2 seconds' -> 2.0; 0.0 for anything else (a status card never fails on a setting)."""
+    try:
+        return float(config.duration_seconds(text))
+    except ValueError:
         return 0.0
-    return int(m.group(1)) * {"second": 1, "minute": 60, "hour": 3600}[m.group(2)]
 
 
 def epoch(value: Any) -> float | None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import signal
 import sys
 import threading
@@ -63,11 +62,8 @@ class GracefulStop(RuntimeError):
 
 
 def duration_ms(text: str) -> int:
-    """``"1 minute"`` → 60000 (the ``spark.*`` duration options' format)."""
-    m = re.match(r"^(\d+) (second|minute|hour)s?$", text.strip())
-    if not m:
-        raise ValueError(f"not a duration: {text!r}")
-    return int(m.group(1)) * {"second": 1000, "minute": 60_000, "hour": 3_600_000}[m.group(2)]
+    """``"1 minute"`` → 60000."""
+    return 1000 * config.duration_seconds(text)
 
 
 def app_checkpoint(settings: Settings) -> Path:
