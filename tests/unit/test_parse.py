@@ -1,4 +1,5 @@
-"""The executors' inlined hot path gives exactly what the validation rules (the spec) give."""
+"""Both executor paths (the vectorised fast path and the inlined loop) give exactly what the
+validation rules (the spec) give, record by record — also for input crafted to tell them apart."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import random
 
 import numpy as np
 import orjson
+import pyarrow as pa
+import pytest
 
 from streaming_platform.events import EVENT_TYPES, PRODUCT_CATEGORIES
 from streaming_platform.producer import EventGenerator
-from streaming_platform.streaming.parse import parse_records
+from streaming_platform.streaming.parse import Chunk, parse_chunk, parse_records, screen, vector_accept
 from streaming_platform.streaming.state import hash_ids
 from streaming_platform.validation import Limits, ValidEvent, validate
 
@@ -34,30 +37,139 @@ def records(seed: int, n: int = 3000) -> list[bytes]:
     return out
 
 
-def test_hot_path_agrees_with_validate() -> None:
-    limits = Limits()
-    for seed in (1, 2, 3):
-        values = records(seed)
-        n = len(values)
+VALID = orjson.loads(next(EventGenerator(customers=3, seed=1, start_ms=NOW - 1000).records())[1])
+
+
+def with_raw(field: str, raw: bytes) -> bytes:
+    """VALID with the JSON text of one field replaced by ``raw`` (which may not be JSON at all)."""
+    return orjson.dumps({**VALID, field: "@@"}).replace(b'"@@"', raw)
+
+
+# Records on which Arrow's JSON reader and orjson (the spec's parser) could disagree.
+HOSTILE = [
+    b"null",
+    b"null\n" + orjson.dumps(VALID),
+    orjson.dumps(VALID) + b" null",
+    orjson.dumps(VALID) + b"\n" + orjson.dumps(VALID),
+    orjson.dumps(VALID) + b" " + orjson.dumps(VALID),
+    orjson.dumps(VALID)[:-1] + b',"x":NaN}',
+    orjson.dumps(VALID)[:-1] + b',"x":-Infinity}',
+    orjson.dumps(VALID)[:-1] + b',"x":' + b"[" * 2000 + b"]" * 2000 + b"}",
+    orjson.dumps(VALID)[:-1] + b',"x":123456789012345678901234567890}',
+    orjson.dumps(VALID)[:-1] + b',"event_id":"other"}',  # duplicate key: the last one counts
+    orjson.dumps(VALID)[:-1] + b',"\\u0065vent_id":"other"}',  # the same key, escaped
+    with_raw("amount", b"NaN"),
+    with_raw("amount", b"Infinity"),
+    with_raw("amount", b"true"),
+    with_raw("amount", b'"12.5"'),
+    with_raw("amount", b"1e400"),
+    with_raw("quantity", b"1.0"),
+    with_raw("quantity", b"01"),
+    with_raw("quantity", b"99999999999999999999"),
+    with_raw("customer_id", b"17"),
+    with_raw("customer_id", b"null"),
+    with_raw("location", b'"\t"'),
+    with_raw("location", b'"\xff"'),
+    with_raw("location", b'"\\ud800"'),
+    with_raw("location", b'"Z\\u00fcrich"'),
+    with_raw("location", b'"x\\u0000y"'),
+    with_raw("timestamp", b'"2024-05-01T12:00:00"'),
+    with_raw("timestamp", b'"2099-05-01T12:00:00Z"'),
+    with_raw("event_type", b'"VIEW"'),
+    b"\xef\xbb\xbf" + orjson.dumps(VALID),
+    b"  " + orjson.dumps(VALID) + b"  ",
+    b"{}",
+    orjson.dumps(VALID).replace(b",", b"\n,"),  # newlines between tokens: valid JSON
+    orjson.dumps(VALID).replace(b'"amount"', b'"am\nount"'),
+    orjson.dumps({**VALID, "location": "x" * 900}),  # valid, but longer than the fast path takes
+    b"",
+    b"   ",
+    None,
+]
+
+
+def check_against_spec(values: list[bytes | None], got: list[dict], bad: list[dict], limits: Limits) -> None:
+    """Every row (keyed by offset = position) is what validate() says of its record."""
+    by_offset = {d["offset"]: d["reasons"] for d in bad}
+    rows = {row["offset"]: row for row in got}
+    assert sorted(rows) == list(range(len(values)))
+    for i, value in enumerate(values):
+        row = rows[i]
+        want = validate(value, NOW, limits)
+        if isinstance(want, ValidEvent):
+            assert row["reasons"] is None, value
+            assert row["event_key"] == int(hash_ids(np.array([want.event_id], object))[0])
+            assert row["event_ms"] == want.event_time_ms
+            assert row["customer_id"] == want.customer_id
+            assert EVENT_TYPES[row["event_type"]] == want.event_type
+            assert PRODUCT_CATEGORIES[row["category"]] == want.product_category
+            assert (row["amount_cents"], row["quantity"], row["location"]) == (
+                want.amount_cents,
+                want.quantity,
+                want.location,
+            ), value
+        else:
+            assert row["reasons"] == ",".join(want), value
+            assert by_offset[i] == want
+    assert len(bad) == sum(r["reasons"] is not None for r in got)
+
+
+def chunk_of(values: list[bytes | None]) -> Chunk:
+    n = len(values)
+    return Chunk(
+        pa.array(values, pa.binary()),
+        pa.nulls(n, pa.binary()),
+        pa.array([0] * n, pa.int32()),
+        pa.array(range(n), pa.int64()),
+        pa.array([NOW] * n, pa.int64()),
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_record_loop_agrees_with_validate(seed: int) -> None:
+    values, limits, bad = records(seed), Limits(), []
+    n = len(values)
+    rb = parse_records("t", 7, limits, values, [None] * n, [0] * n, list(range(n)), [NOW] * n, bad)
+    check_against_spec(values, rb.to_pylist(), bad, limits)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_fast_path_and_fallback_agree_with_validate(seed: int) -> None:
+    rng = random.Random(seed)
+    values = records(seed) + HOSTILE
+    rng.shuffle(values)
+    limits, bad = Limits(), []
+    got = parse_chunk("t", 7, limits, chunk_of(values), bad).to_pylist()
+    check_against_spec(values, got, bad, limits)
+
+
+@pytest.mark.parametrize("value", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_record_alone_and_among_valid_ones(value: bytes | None) -> None:
+    """First in the reader's buffer, and in the middle of a block of valid records."""
+    clean = [r for r in records(9, 200) if isinstance(validate(r, NOW, Limits()), ValidEvent)][:64]
+    for values in ([value], [*clean[:32], value, *clean[32:]]):
         bad: list[dict] = []
-        rb = parse_records("t", 7, limits, values, [None] * n, [0] * n, list(range(n)), [NOW] * n, bad)
-        got = rb.to_pylist()
-        by_offset = {d["offset"]: d["reasons"] for d in bad}
-        for i, (value, row) in enumerate(zip(values, got, strict=True)):
-            want = validate(value, NOW, limits)
-            if isinstance(want, ValidEvent):
-                assert row["reasons"] is None, value
-                assert row["event_key"] == int(hash_ids(np.array([want.event_id], object))[0])
-                assert row["event_ms"] == want.event_time_ms
-                assert row["customer_id"] == want.customer_id
-                assert EVENT_TYPES[row["event_type"]] == want.event_type
-                assert PRODUCT_CATEGORIES[row["category"]] == want.product_category
-                assert (row["amount_cents"], row["quantity"], row["location"]) == (
-                    want.amount_cents,
-                    want.quantity,
-                    want.location,
-                )
-            else:
-                assert row["reasons"] == ",".join(want), value
-                assert by_offset[i] == want
-        assert len(bad) == sum(r["reasons"] is not None for r in got)
+        got = parse_chunk("t", 7, Limits(), chunk_of(values), bad).to_pylist()
+        check_against_spec(values, got, bad, Limits())
+
+
+def test_fast_path_takes_every_clean_event_and_only_valid_ones() -> None:
+    """The point of the fast path: well-formed producer output never goes record by record."""
+    gen = EventGenerator(customers=50, seed=4, start_ms=NOW - 60_000, step_ms=3).records()
+    values = [next(gen)[1] for _ in range(2000)]
+    idx, table = vector_accept(chunk_of(values), Limits())
+    assert len(idx) == len(values) == table.num_rows
+    mixed = records(5)
+    idx, _ = vector_accept(chunk_of(mixed), Limits())
+    assert 0 < len(idx) < len(mixed)
+    assert all(isinstance(validate(mixed[i], NOW, Limits()), ValidEvent) for i in idx)
+
+
+def test_screen_keeps_what_arrow_could_read_differently_away() -> None:
+    keep = screen(pa.array(HOSTILE, pa.binary()), Limits().max_payload_bytes)
+    kept = {HOSTILE[i] for i in np.flatnonzero(keep)}
+    assert b"null" not in kept and None not in kept and b"" not in kept
+    assert not any(b"NaN" in v or b"Infinity" in v or v.startswith(b"\xef") for v in kept)
+    assert orjson.dumps(VALID)[:-1] + b',"x":' + b"[" * 2000 + b"]" * 2000 + b"}" not in kept
+    assert with_raw("location", b'"\xff"') not in kept
+    assert with_raw("location", b'"Z\\u00fcrich"') in kept

@@ -45,7 +45,7 @@ def to_events(records: list[ref.KafkaRecord]) -> Events:
             "kafka_ms": pa.array([r.kafka_ms for r in records], pa.int64()),
         }
     )
-    table = pa.Table.from_batches([ParseTask("t", 0, Limits(), SINK)._parse(rb, [])])
+    table = ParseTask("t", 0, Limits(), SINK)._parse(rb, [])
     return Events.from_arrow(table.filter(pc.is_null(table.column("reasons"))))
 
 

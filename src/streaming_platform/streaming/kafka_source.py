@@ -5,7 +5,7 @@ parsed; on this 2-core machine the JVM read plus that transfer cost more per rec
 whole naive single-consumer pipeline (measured: ~135k rows/s for Kafka source + transfer + parse
 on 2 cores, vs ~220k/s per core for librdkafka + orjson + validation in one Python task). Here
 each Spark task consumes its share of the offset ranges with librdkafka, parses and validates it
-(:func:`.parse.parse_records`) and hands Spark the parsed chunks as Arrow IPC payloads.
+(:func:`.parse.parse_chunk`) and hands Spark the parsed chunks as Arrow IPC payloads.
 
 Spark still owns the offsets: ``latestOffset`` plans ``{partition: end offset}`` (capped by
 ``maxOffsetsPerTrigger`` like the Kafka source), Spark writes them to its offset log before the
@@ -32,7 +32,7 @@ import pyarrow as pa
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
 from pyspark.sql.streaming.datasource import ReadLimit, ReadMaxRows, SupportsTriggerAvailableNow
 
-from streaming_platform.streaming.parse import PAYLOAD_DDL, parse_records, to_payload
+from streaming_platform.streaming.parse import PAYLOAD_DDL, Chunk, parse_chunk, to_payload
 from streaming_platform.streaming.sink import SinkConfig, write_quarantine
 from streaming_platform.validation import Limits
 
@@ -179,8 +179,8 @@ class KafkaEventsReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         consumer = _consumer(self.bootstrap, f"{self.group}-reader", **{"fetch.wait.max.ms": 10})
         try:
             for p, start, end in partition.segments:
-                for rb in read_range(consumer, self.topic, p, start, end, self.limits, bad):
-                    yield to_payload(rb)
+                for parsed in read_range(consumer, self.topic, p, start, end, self.limits, bad):
+                    yield to_payload(parsed)
         finally:
             consumer.close()
         write_quarantine(bad, self.sink)
@@ -195,7 +195,7 @@ def read_range(
     limits: Limits,
     bad: list[dict[str, Any]],
     chunk: int = 20_000,
-) -> Iterator[pa.RecordBatch]:
+) -> Iterator[pa.Table]:
     """Consume [start, end) of one partition and yield it parsed, ``chunk`` records at a time."""
     from confluent_kafka import TopicPartition
 
@@ -227,9 +227,14 @@ def read_range(
                 stamps.append(msg.timestamp()[1])
                 nxt = off + 1
         if values:
-            yield parse_records(
-                topic, None, limits, values, keys, [partition] * len(values), offsets, stamps, bad
+            records = Chunk(
+                pa.array(values, pa.binary()),
+                pa.array(keys, pa.binary()),
+                pa.array([partition] * len(values), pa.int32()),
+                pa.array(offsets, pa.int64()),
+                pa.array(stamps, pa.int64()),
             )
+            yield parse_chunk(topic, None, limits, records, bad)
 
 
 def reader_options(settings: Any, sink: SinkConfig, limits: Limits, splits: int) -> dict[str, str]:
