@@ -111,6 +111,7 @@ RUNTIME_PROPERTIES: dict[str, Any] = {
     "offset_ranges": KEYWORD,  # "topic/partition:from-to" per partition
     "customers_written": LONG,
     "aggregates_written": LONG,
+    "write_group": LONG,  # batches whose documents were written together (the writer caught up)
     "parse_ms": LONG,
     "state_ms": LONG,
     "write_ms": LONG,

@@ -166,3 +166,27 @@ def test_stop_file_stops_between_batches_and_loses_nothing(stream: Stream) -> No
     rest = stream.app("--available-now", name="rest", **small)
     assert stream.wait(rest, name="rest") == 0, stream.log_tail("rest")
     assert_exact(stream, records)
+
+
+def test_batches_committed_but_not_written_are_read_again(stream: Stream) -> None:
+    """A crash while the writer was one batch behind Spark: Spark committed the last batches, their
+    state was never saved. The restarted app reads them again from their saved offsets."""
+    first = produce_known(stream, 6000, seed=14)
+    small = {"PLATFORM_SPARK_MAX_OFFSETS_PER_TRIGGER": "1500"}
+    proc = stream.app("--available-now", name="first", **small)
+    assert stream.wait(proc, name="first") == 0, stream.log_tail("first")
+    assert_exact(stream, first)
+    state_dir = app_checkpoint(stream.settings) / "app-state"
+    deltas = sorted(int(p.stem.split("-")[1]) for p in state_dir.glob("delta-*.pkl"))
+    assert len(deltas) >= 4, deltas
+    lost = deltas[-2:]
+    for b in lost:  # as if the app had died before the writer saved them
+        (state_dir / f"delta-{b}.pkl").unlink()
+        (state_dir / f"snapshot-{b}.pkl").unlink(missing_ok=True)
+    second = produce_known(stream, 3000, seed=15)
+    proc = stream.app("--available-now", name="second", **small)
+    assert stream.wait(proc, name="second") == 0, stream.log_tail("second")
+    log = stream.log_tail("second", 400)
+    for b in lost:
+        assert f"batch {b} was committed by Spark but not written: reading it again" in log, log
+    assert_exact(stream, first + second)

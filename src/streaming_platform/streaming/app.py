@@ -2,14 +2,20 @@
 
 Kafka source (``spark.source``: the app's Python Kafka source, or Spark's Kafka source; offsets
 in the Spark checkpoint either way) → ``foreachBatch`` (output mode append: every Kafka record
-reaches exactly one micro-batch) → per batch:
+reaches exactly one micro-batch) → per batch N:
 
 1. parse + validate in the executors (:mod:`.parse`; quarantine written there, in parallel);
-2. the valid events' compact columns go to the driver (Arrow) → :class:`.state.StreamState`
-   computes the new whole documents of every touched customer and window;
-3. bulk-write them by id (:mod:`.sink`), quarantine the duplicates, refresh → searchable;
-4. persist the state delta of this batch id, index the batch's runtime metrics, commit the
-   consumer-group offsets (for lag monitoring only; Spark's checkpoint is the source of truth).
+   the valid events' compact columns go to the driver (Arrow);
+2. the batch's Kafka offset ranges are saved and the batch goes to the writer thread; Spark
+   commits N and reads and parses N+1 while the writer
+3. computes the new whole documents of every touched customer and window
+   (:class:`.state.StreamState`), bulk-writes them by id (:mod:`.sink`), quarantines the
+   duplicates, refreshes (→ searchable), saves the state delta of N, indexes the batch's runtime
+   metrics and commits the consumer-group offsets (lag monitoring only).
+
+Batch N+1 waits for the writer of N before it touches the state, and fails if N could not be
+written. On (re)start, a batch Spark committed whose delta was never saved is read again from its
+saved offsets and written again (same ids): no loss, no double counting.
 
 Stop: ``--available-now`` processes what is in the topic and exits; otherwise the app runs until
 SIGTERM/SIGINT or until the stop file (default ``<checkpoint>/STOP``) appears, and then stops
@@ -25,6 +31,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +45,14 @@ from streaming_platform import config
 from streaming_platform.clients import kafka_consumer
 from streaming_platform.config import REPO_ROOT, Settings
 from streaming_platform.progress import say
-from streaming_platform.streaming.parse import PAYLOAD_DDL, SOURCE_COLUMNS, ParseTask, from_payloads
+from streaming_platform.streaming.parse import (
+    PAYLOAD_DDL,
+    SOURCE_COLUMNS,
+    Chunk,
+    ParseTask,
+    from_payloads,
+    parse_chunk,
+)
 from streaming_platform.streaming.sink import (
     SinkConfig,
     bulk_write,
@@ -46,12 +60,33 @@ from streaming_platform.streaming.sink import (
     quarantine_doc,
     write_quarantine,
 )
-from streaming_platform.streaming.state import Events, StateStore, StreamState
+from streaming_platform.streaming.state import BatchResult, Events, StateStore, StreamState
+from streaming_platform.streaming.writer_queue import WriterQueue
 from streaming_platform.validation import DUPLICATE_EVENT_ID, Limits
 
 APP_NAME = "customer-events-stream"
 ENTRY_POINT = REPO_ROOT / "spark_apps" / "customer_events_stream.py"
 STOP_MESSAGE = "GracefulStop"
+
+
+@dataclass
+class Parsed:
+    """A parsed micro-batch waiting for the writer."""
+
+    batch_id: int
+    table: pa.Table
+    t0: float  # the batch started
+    t_parse: float  # parsed and collected to the driver
+
+
+@dataclass
+class Applied:
+    batch: Parsed
+    valid_mask: Any
+    events: Events
+    result: BatchResult
+    customers: int
+    windows: int
 
 
 class GracefulStop(RuntimeError):
@@ -174,19 +209,53 @@ class StreamApp:
         self._stopping = False
         self._busy = False
         self._group: Any = None
+        # The writer thread: batches are written while Spark reads and parses the next ones.
+        self._writer: WriterQueue[Parsed] = WriterQueue(self._write_group)
         self.batches = 0
         self.detail = ""
 
     # -- state
     def _state_for(self, batch_id: int) -> StreamState:
-        """The state after ``batch_id - 1``: in memory normally, from disk after a (re)start."""
-        if self.state is None or self.state.batch_id != batch_id - 1:
-            self.state = self.store.load(batch_id - 1, self.window_ms, self.delay_ms)
-            self.store.discard_after(batch_id - 1)
-            if self.state.batch_id >= 0:
-                restored = len(self.state.cust_ids)
-                say(f"  state restored at batch {self.state.batch_id} ({restored:,} customers)")
+        """The state after ``batch_id - 1``: in memory normally, from disk after a (re)start.
+
+        After a crash, Spark may have committed batches whose documents were not yet written (the
+        writer runs a few batches behind Spark): those are read again from Kafka at the offsets
+        saved before Spark committed them, and written again, whole and by id.
+        """
+        if self.state is not None and self.state.batch_id == batch_id - 1:
+            return self.state
+        saved = self.store.last_saved(batch_id - 1)
+        self.state = self.store.load(saved, self.window_ms, self.delay_ms)
+        if self.state.batch_id >= 0:
+            say(f"  state restored at batch {self.state.batch_id} ({len(self.state.cust_ids):,} customers)")
+        lost = []
+        for missing in range(saved + 1, batch_id):
+            ranges = self.store.ranges(missing)
+            if ranges is None:
+                raise RuntimeError(f"batch {missing}: neither its state nor its offsets in {self.store.root}")
+            say(f"  batch {missing} was committed by Spark but not written: reading it again ({ranges})")
+            now = time.time()
+            lost.append(Parsed(missing, self._reread(missing, ranges), now, now))
+        if lost:
+            self._write_group(lost)
+        self.store.discard_after(batch_id - 1)
         return self.state
+
+    def recover(self) -> None:
+        """Bring the state up to the last batch Spark committed (before any new batch runs)."""
+        commits = self.checkpoint / "commits"
+        done = [int(p.name) for p in commits.iterdir() if p.name.isdigit()] if commits.is_dir() else []
+        if done:
+            self._state_for(max(done) + 1)
+
+    def _reread(self, batch_id: int, ranges: dict[int, tuple[int, int]]) -> pa.Table:
+        """Batch ``batch_id`` parsed again from its Kafka offsets (quarantine rewritten by id)."""
+        bad: list[dict[str, Any]] = []
+        parsed = parse_chunk(
+            self.topic, batch_id, self.limits, read_ranges(self.settings, self.topic, ranges), bad
+        )
+        write_quarantine(bad, self.sink, self.es)
+        return parsed
 
     # -- one micro-batch
     def process(self, df: Any, batch_id: int) -> None:
@@ -196,89 +265,113 @@ class StreamApp:
             self._busy = True
         try:
             self._process(df, batch_id)
-        except BaseException:
-            self.state = None  # partially applied: reload from disk if the query goes on
-            raise
         finally:
             with self._lock:
                 self._busy = False
 
     def _process(self, df: Any, batch_id: int) -> None:
+        """Parse batch N in the executors (the writer thread meanwhile writes earlier ones) and
+        hand it to the writer. Spark commits N when this returns: its offset ranges are saved
+        first, so a crash before its documents are written loses nothing (see :meth:`_state_for`).
+        """
         t0 = time.time()
-        state = self._state_for(batch_id)
         if self.source == "python-kafka":
             payloads = df.toArrow()  # parsed by the source's tasks (kafka_source.py)
         else:
             task = ParseTask(self.topic, batch_id, self.limits, self.sink)
             payloads = df.selectExpr(*SOURCE_COLUMNS).mapInArrow(task, PAYLOAD_DDL).toArrow()
         table = from_payloads(payloads)
-        t_parse = time.time()
-        valid_mask = pc.is_null(table.column("reasons"))
-        valid = table.filter(valid_mask)
-        events = Events.from_arrow(valid)
-        result = state.apply(batch_id, events)
+        self.store.save_ranges(batch_id, offset_ranges(table))
+        self._writer.put(Parsed(batch_id, table, t0, time.time()))
+
+    def drain(self) -> None:
+        """Wait until every batch handed to the writer is written; re-raise its error."""
+        self._writer.drain()
+
+    def _write_group(self, group: list[Parsed]) -> None:
+        """Apply the batches in order, then write their documents once: each touched customer and
+        window whole, as of the last batch; duplicates quarantined; refresh; deltas saved; runtime
+        metrics per batch."""
+        t_start = time.time()
+        state = self._state_for(group[0].batch_id)
         now_ms = int(time.time() * 1000)
-        cust_docs = state.customer_docs(result.delta, batch_id, now_ms)
-        win_docs = state.window_docs(result.delta, batch_id, now_ms)
+        customers: dict[str, dict[str, Any]] = {}
+        windows: dict[str, dict[str, Any]] = {}
+        applied = []
+        for batch in group:
+            if state.batch_id != batch.batch_id - 1:
+                raise RuntimeError(f"batch {batch.batch_id} after batch {state.batch_id}: out of order")
+            valid_mask = pc.is_null(batch.table.column("reasons"))
+            events = Events.from_arrow(batch.table.filter(valid_mask))
+            result = state.apply(batch.batch_id, events)
+            cust = state.customer_docs(result.delta, batch.batch_id, now_ms)
+            win = state.window_docs(result.delta, batch.batch_id, now_ms)
+            customers.update(cust)  # a later batch's whole document replaces an earlier one
+            windows.update(win)
+            applied.append(Applied(batch, valid_mask, events, result, len(cust), len(win)))
         t_state = time.time()
-        ops = ndjson(self.settings["es.index.aggregates"], win_docs)
-        ops += ndjson(self.settings["es.index.customers"], cust_docs)
+        ops = ndjson(self.settings["es.index.aggregates"], windows.items())
+        ops += ndjson(self.settings["es.index.customers"], customers.items())
         bulk_write(self.es, ops, self.sink)
         t_bulk = time.time()
-        write_quarantine(self._duplicate_docs(events, result.duplicates, batch_id), self.sink, self.es)
+        dups = [
+            doc
+            for a in applied
+            for doc in self._duplicate_docs(a.events, a.result.duplicates, a.batch.batch_id)
+        ]
+        write_quarantine(dups, self.sink, self.es)
         t_dups = time.time()
         self.es.indices.refresh(
             index=[self.settings[f"es.index.{k}"] for k in ("aggregates", "customers", "quarantine")]
         )
         visible = time.time()
         self.detail = (
+            f"{len(group)} batch(es) written together: {len(customers):,} customers {len(windows)} windows; "
             f"bulk {t_bulk - t_state:.2f}s dups {t_dups - t_bulk:.2f}s refresh {visible - t_dups:.2f}s"
         )
-        self.store.save(state, result.delta)
-        accepted = events.take(np.setdiff1d(np.arange(len(events)), result.duplicates))
-        self._report(
-            batch_id,
-            table,
-            valid_mask,
-            result,
-            accepted,
-            len(cust_docs),
-            len(win_docs),
-            (t0, t_parse, t_state, visible),
-        )
+        self.store.save(state, *(a.result.delta for a in applied))
+        for a in applied:
+            self._report(a, len(group), (a.batch.t0, a.batch.t_parse, t_start, t_state, visible))
         if self.source == "spark-kafka":  # the Python source commits them itself (commit())
-            self._commit_group(table)
-        self.batches += 1
+            self._commit_group(
+                pa.concat_tables([a.batch.table.select(["partition", "offset"]) for a in applied])
+            )
+        self.batches += len(group)
 
     def _duplicate_docs(self, events: Events, positions: np.ndarray, batch_id: int) -> list[dict[str, Any]]:
         """Quarantine documents of duplicates, with their raw payloads re-read from Kafka."""
         if not len(positions):
             return []
         dups = events.take(positions)
-        raw = read_records(
-            self.settings, self.topic, list(zip(dups.partition.tolist(), dups.offset.tolist(), strict=True))
-        )
+        wanted = set(zip(dups.partition.tolist(), dups.offset.tolist(), strict=True))
+        ranges = {
+            p: (min(o for q, o in wanted if q == p), max(o for q, o in wanted if q == p)) for p, _ in wanted
+        }
+        raw = read_ranges(self.settings, self.topic, ranges)
+        found = {
+            (p, o): (k, v)
+            for p, o, k, v in zip(
+                raw.partitions.to_pylist(),
+                raw.offsets.to_pylist(),
+                raw.keys.to_pylist(),
+                raw.values.to_pylist(),
+                strict=True,
+            )
+            if (p, o) in wanted
+        }
         docs = []
         for p, o, ms in zip(
             dups.partition.tolist(), dups.offset.tolist(), dups.kafka_ms.tolist(), strict=True
         ):
-            key, value = raw[(p, o)]
+            key, value = found[(p, o)]
             eid = orjson.loads(value)["event_id"]  # it parsed as a valid event once already
             docs.append(quarantine_doc(self.topic, p, o, ms, key, value, [DUPLICATE_EVENT_ID], batch_id, eid))
         return docs
 
-    def _report(
-        self,
-        batch_id: int,
-        table: pa.Table,
-        valid_mask: Any,
-        result: Any,
-        accepted: Events,
-        customers: int,
-        windows: int,
-        times: tuple[float, float, float, float],
-    ) -> None:
-        t0, t_parse, t_state, visible = times
+    def _report(self, a: Applied, group: int, times: tuple[float, float, float, float, float]) -> None:
+        t0, t_parse, t_start, t_state, visible = times
+        batch_id, table, valid_mask, result = a.batch.batch_id, a.batch.table, a.valid_mask, a.result
+        accepted = a.events.take(np.setdiff1d(np.arange(len(a.events)), result.duplicates))
         n = table.num_rows
         quarantined = n - result.accepted  # invalid + duplicates
         invalid = table.filter(pc.invert(valid_mask)).column("reasons").to_pylist()
@@ -290,13 +383,7 @@ class StreamApp:
             reasons[DUPLICATE_EVENT_ID] = reasons.get(DUPLICATE_EVENT_ID, 0) + len(result.duplicates)
         lat = int(visible * 1000) - accepted.kafka_ms
         p50, p95, pmax = _percentiles(lat)
-        ranges = []
-        if n:
-            agg = table.group_by("partition").aggregate([("offset", "min"), ("offset", "max")])
-            for p, lo, hi in zip(
-                *(agg.column(c).to_pylist() for c in ("partition", "offset_min", "offset_max")), strict=True
-            ):
-                ranges.append(f"{self.topic}/{p}:{lo}-{hi}")
+        ranges = [f"{self.topic}/{p}:{lo}-{hi}" for p, (lo, hi) in offset_ranges(table).items()]
         duration = visible - t0
         doc = {
             "batch_id": batch_id,
@@ -317,10 +404,11 @@ class StreamApp:
             "watermark": result.watermark_ms,
             "offsets_processed": n,
             "offset_ranges": ranges,
-            "customers_written": customers,
-            "aggregates_written": windows,
+            "customers_written": a.customers,
+            "aggregates_written": a.windows,
+            "write_group": group,
             "parse_ms": int((t_parse - t0) * 1000),
-            "state_ms": int((t_state - t_parse) * 1000),
+            "state_ms": int((t_state - t_start) * 1000),
             "write_ms": int((visible - t_state) * 1000),
             "reasons": reasons,
         }
@@ -330,7 +418,7 @@ class StreamApp:
         say(
             f"batch {batch_id}: {n:,} rows ({quarantined:,} quarantined, {result.dropped_late:,} late) "
             f"in {duration:.2f}s = {doc['rows_per_second']:,.0f}/s [parse {doc['parse_ms']} state "
-            f"{doc['state_ms']} write {doc['write_ms']} ms; {customers:,} customers {windows} windows] "
+            f"{doc['state_ms']} write {doc['write_ms']} ms; {a.customers:,} customers {a.windows} windows] "
             f"latency p50 {p50} p95 {p95} max {pmax} ms ({self.detail})"
         )
 
@@ -411,6 +499,7 @@ class StreamApp:
     def run(self, available_now: bool = False) -> int:
         self.checkpoint.mkdir(parents=True, exist_ok=True)
         self.stop_file.unlink(missing_ok=True)
+        self.recover()
         query = self.start(available_now)
         say(f"✓ {APP_NAME} started (checkpoint {self.checkpoint}; stop: SIGTERM or touch {self.stop_file})")
         while query.isActive:
@@ -430,6 +519,13 @@ class StreamApp:
         return self._outcome(query)
 
     def _outcome(self, query: Any) -> int:
+        try:
+            self.drain()  # the batches Spark committed are written before the app exits
+        except Exception as exc:  # noqa: BLE001 - reported in words; the restart re-reads them
+            say(f"✗ {exc} (the batches not written are read again from Kafka at the next start)")
+            return 1
+        finally:
+            self._writer.close()
         exc = query.exception()
         if exc is not None and STOP_MESSAGE not in str(exc):
             say(f"✗ query failed: {exc}")
@@ -438,19 +534,23 @@ class StreamApp:
         return 0
 
 
-def read_records(
-    settings: Settings, topic: str, positions: list[tuple[int, int]]
-) -> dict[tuple[int, int], Any]:
-    """(key, value) of records at the given (partition, offset) positions, read back from Kafka.
+def offset_ranges(table: pa.Table) -> dict[int, tuple[int, int]]:
+    """partition → (first, last) offset of the records in a parsed batch."""
+    if not table.num_rows:
+        return {}
+    agg = table.group_by("partition").aggregate([("offset", "min"), ("offset", "max")])
+    cols = (agg.column(c).to_pylist() for c in ("partition", "offset_min", "offset_max"))
+    return {p: (lo, hi) for p, lo, hi in zip(*cols, strict=True)}
 
-    One sequential scan per partition from the lowest to the highest wanted offset: batched
-    consumption is ~100x cheaper per record than a seek + fetch round trip per record.
+
+def read_ranges(settings: Settings, topic: str, ranges: dict[int, tuple[int, int]]) -> Chunk:
+    """The records at offsets first..last of each partition, read back from Kafka.
+
+    One sequential scan per partition: batched consumption is ~100x cheaper per record than a
+    seek + fetch round trip per record.
     """
     from confluent_kafka import Consumer, TopicPartition
 
-    wanted: dict[int, set[int]] = {}
-    for p, o in positions:
-        wanted.setdefault(p, set()).add(o)
     consumer = Consumer(
         {
             "bootstrap.servers": settings["kafka.bootstrap.servers"],
@@ -459,25 +559,27 @@ def read_records(
             "fetch.wait.max.ms": 10,
         }
     )
-    found: dict[tuple[int, int], Any] = {}
+    cols: tuple[list[Any], ...] = ([], [], [], [], [])
     try:
-        for p, offsets in wanted.items():
-            nxt, last = min(offsets), max(offsets)
-            consumer.assign([TopicPartition(topic, p, nxt)])
-            deadline = time.monotonic() + 60
+        for p, (first, last) in ranges.items():
+            consumer.assign([TopicPartition(topic, p, first)])
+            nxt, deadline = first, time.monotonic() + 60
             while nxt <= last:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"could not re-read {topic}/{p} up to offset {last} within 60 s")
                 # Ask for exactly what is left: consume() returns as soon as it has that many.
                 for msg in consumer.consume(num_messages=min(10_000, last - nxt + 1), timeout=1.0):
-                    if msg.error() is not None:
+                    if msg.error() is not None or not nxt <= msg.offset() <= last:
                         continue
-                    if msg.offset() in offsets:
-                        found[(p, msg.offset())] = (msg.key(), msg.value())
-                    nxt = max(nxt, msg.offset() + 1)
+                    for col, v in zip(
+                        cols, (msg.value(), msg.key(), p, msg.offset(), msg.timestamp()[1]), strict=True
+                    ):
+                        col.append(v)
+                    nxt = msg.offset() + 1
     finally:
         consumer.close()
-    return found
+    types = (pa.binary(), pa.binary(), pa.int32(), pa.int64(), pa.int64())
+    return Chunk(*(pa.array(c, t) for c, t in zip(cols, types, strict=True)))
 
 
 # ---------------------------------------------------------------------------- entry point

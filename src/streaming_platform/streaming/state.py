@@ -397,9 +397,12 @@ def window_doc(
 
 
 class StateStore:
-    """Deltas per batch and periodic snapshots under ``<checkpoint>/app-state`` (atomic renames)."""
+    """Deltas per batch and periodic snapshots under ``<checkpoint>/app-state`` (atomic renames),
+    and the Kafka offset ranges of each batch handed to the writer (``ranges-N.pkl``), written
+    before Spark commits the batch: a batch Spark committed whose delta never got saved (crash
+    while it was being written) is read again from exactly those offsets on restart."""
 
-    _FILE = re.compile(r"^(delta|snapshot)-(\d+)\.pkl$")
+    _FILE = re.compile(r"^(delta|snapshot|ranges)-(\d+)\.pkl$")
 
     def __init__(self, root: Path, snapshot_every: int = 20) -> None:
         self.root = root
@@ -407,7 +410,7 @@ class StateStore:
         root.mkdir(parents=True, exist_ok=True)
 
     def _files(self) -> dict[str, dict[int, Path]]:
-        found: dict[str, dict[int, Path]] = {"delta": {}, "snapshot": {}}
+        found: dict[str, dict[int, Path]] = {"delta": {}, "snapshot": {}, "ranges": {}}
         for p in self.root.iterdir():
             m = self._FILE.match(p.name)
             if m:
@@ -421,6 +424,26 @@ class StateStore:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.root / name)
+
+    def save_ranges(self, batch: int, ranges: dict[int, tuple[int, int]]) -> None:
+        """Offsets of batch ``batch``: partition → (first, last), as read from Kafka."""
+        self._write(f"ranges-{batch}.pkl", ranges)
+
+    def ranges(self, batch: int) -> dict[int, tuple[int, int]] | None:
+        path = self.root / f"ranges-{batch}.pkl"
+        if not path.exists():
+            return None
+        with path.open("rb") as fh:
+            return pickle.load(fh)
+
+    def last_saved(self, upto: int) -> int:
+        """The newest batch ≤ ``upto`` whose state can be loaded (−1: none)."""
+        files = self._files()
+        snaps = [b for b in files["snapshot"] if b <= upto]
+        last = max(snaps) if snaps else -1
+        while last + 1 <= upto and last + 1 in files["delta"]:
+            last += 1
+        return last
 
     def load(self, upto: int, window_ms: int, delay_ms: int) -> StreamState:
         """The state after batch ``upto`` (−1: empty): newest snapshot ≤ upto, then its deltas."""
@@ -445,13 +468,14 @@ class StateStore:
                 state.apply_delta(pickle.load(fh))
         return state
 
-    def save(self, state: StreamState, delta: dict[str, Any]) -> None:
-        """Record batch ``delta['batch_id']`` as done; snapshot and prune now and then."""
-        batch = delta["batch_id"]
-        self._write(f"delta-{batch}.pkl", delta)
-        if batch % self.snapshot_every == 0:
-            self._write(f"snapshot-{batch}.pkl", state.snapshot())
-            self._prune(batch)
+    def save(self, state: StreamState, *deltas: dict[str, Any]) -> None:
+        """Record batches as done (their deltas, in order; ``state`` is after the last one);
+        snapshot and prune now and then."""
+        for delta in deltas:
+            self._write(f"delta-{delta['batch_id']}.pkl", delta)
+        if any(d["batch_id"] % self.snapshot_every == 0 for d in deltas):
+            self._write(f"snapshot-{state.batch_id}.pkl", state.snapshot())
+            self._prune(state.batch_id)
 
     def discard_after(self, batch: int) -> None:
         """Forget deltas/snapshots newer than ``batch`` (a re-run will write them again)."""
@@ -468,7 +492,7 @@ class StateStore:
         if not older:
             return
         keep_from = max(older)
-        for b, p in files["delta"].items():
+        for b, p in [*files["delta"].items(), *files["ranges"].items()]:
             if b <= keep_from:
                 p.unlink(missing_ok=True)
         for b, p in files["snapshot"].items():
