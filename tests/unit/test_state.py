@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -13,7 +14,7 @@ import reference_model as ref
 from streaming_platform.producer import EventGenerator
 from streaming_platform.streaming.parse import ParseTask
 from streaming_platform.streaming.sink import SinkConfig
-from streaming_platform.streaming.state import Events, StateStore, StreamState
+from streaming_platform.streaming.state import Events, SeenIds, StateStore, StreamState
 from streaming_platform.validation import Limits
 
 NOW = 1_714_564_800_000
@@ -136,3 +137,26 @@ def test_changed_window_settings_are_refused(tmp_path: Path) -> None:
     store.save(state, state.apply(0, to_events(make_records(50, 2, bad=0))).delta)
     with pytest.raises(RuntimeError, match="new checkpoint"):
         store.load(0, 2 * WINDOW, DELAY)
+
+
+def test_seen_ids_answer_like_a_plain_dict_whatever_the_runs() -> None:
+    """The dedup runs (a small LSM tree) against a dict id → latest accepted event time."""
+    rng = np.random.default_rng(7)
+    seen, plain = SeenIds(), {}
+    watermark = 0
+    for batch in range(300):
+        h = rng.integers(0, 5_000, 200, dtype=np.int64)  # ids come back often
+        t = rng.integers(watermark - 50, watermark + 400, 200, dtype=np.int64)
+        want = np.array([plain.get(x, -(2**62)) >= watermark for x in h.tolist()])
+        assert (seen.contains(h, watermark) == want).all(), batch
+        new = np.unique(h[~want])  # accepted ids (first occurrence in the batch)
+        times = {x: int(t[h == x].max()) for x in new.tolist()}
+        for x, tx in times.items():
+            if tx >= watermark:
+                plain[x] = max(plain.get(x, tx), tx)
+        keys = np.array(list(times), np.int64)
+        seen.add(keys, np.array([times[x] for x in keys.tolist()], np.int64), watermark)
+        watermark += rng.integers(0, 40)
+        assert len(seen.runs) <= 2 + int(np.log2(batch + 2)) * 2
+    live = sum(1 for tx in plain.values() if tx >= watermark)
+    assert live <= len(seen)

@@ -25,6 +25,7 @@ between micro-batches — a batch in flight finishes first.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import signal
@@ -614,6 +615,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = config.load()
     spark = spark_session(settings)
     app = StreamApp(spark, settings, args.checkpoint)
+    gc.freeze()  # what exists now lives as long as the app: keep it out of every collection
     signal.signal(signal.SIGTERM, app.request_stop)
     signal.signal(signal.SIGINT, app.request_stop)
     try:

@@ -32,7 +32,7 @@ import pyarrow as pa
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
 from pyspark.sql.streaming.datasource import ReadLimit, ReadMaxRows, SupportsTriggerAvailableNow
 
-from streaming_platform.streaming.parse import PAYLOAD_DDL, Chunk, parse_chunk, to_payload
+from streaming_platform.streaming.parse import PAYLOAD_DDL, Chunk, freeze_worker_heap, parse_chunk, to_payload
 from streaming_platform.streaming.sink import SinkConfig, write_quarantine
 from streaming_platform.validation import Limits
 
@@ -175,6 +175,7 @@ class KafkaEventsReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
     # -- executor side
     def read(self, partition: InputPartition) -> Iterator[pa.RecordBatch]:
         assert isinstance(partition, OffsetRange)
+        freeze_worker_heap()
         bad: list[dict[str, Any]] = []
         consumer = _consumer(self.bootstrap, f"{self.group}-reader", **{"fetch.wait.max.ms": 10})
         try:
