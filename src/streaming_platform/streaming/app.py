@@ -6,16 +6,17 @@ reaches exactly one micro-batch) → per batch N:
 
 1. parse + validate in the executors (:mod:`.parse`; quarantine written there, in parallel);
    the valid events' compact columns go to the driver (Arrow);
-2. the batch's Kafka offset ranges are saved and the batch goes to the writer thread; Spark
-   commits N and reads and parses N+1 while the writer
-3. computes the new whole documents of every touched customer and window
-   (:class:`.state.StreamState`), bulk-writes them by id (:mod:`.sink`), quarantines the
-   duplicates, refreshes (→ searchable), saves the state delta of N, indexes the batch's runtime
+2. the batch's Kafka offset ranges are saved and the batch is queued for the writer
+   (:mod:`.writer_queue`); Spark commits N and reads and parses N+1 meanwhile;
+3. writer thread 1 applies every batch waiting, in order, to :class:`.state.StreamState` and
+   renders the new whole documents of each touched customer and window, once per group;
+4. writer thread 2 bulk-writes the previous group by id (:mod:`.sink`), quarantines duplicates,
+   refreshes (→ searchable), saves the groups' state deltas, indexes each batch's runtime
    metrics and commits the consumer-group offsets (lag monitoring only).
 
-Batch N+1 waits for the writer of N before it touches the state, and fails if N could not be
-written. On (re)start, a batch Spark committed whose delta was never saved is read again from its
-saved offsets and written again (same ids): no loss, no double counting.
+A failed write stops the app (the next batch fails). On (re)start, a batch Spark committed whose
+delta was never saved is read again from its saved offsets and written again (same ids): no
+loss, no double counting.
 
 Stop: ``--available-now`` processes what is in the topic and exits; otherwise the app runs until
 SIGTERM/SIGINT or until the stop file (default ``<checkpoint>/STOP``) appears, and then stops
@@ -88,6 +89,18 @@ class Applied:
     result: BatchResult
     customers: int
     windows: int
+
+
+@dataclass
+class Prepared:
+    """A group of batches applied to the state, its documents ready to be written."""
+
+    applied: list[Applied]
+    customers: dict[str, dict[str, Any]]  # id → whole document
+    windows: dict[str, dict[str, Any]]
+    snapshot: tuple[int, bytes] | None
+    t_start: float
+    t_state: float
 
 
 class GracefulStop(RuntimeError):
@@ -210,8 +223,11 @@ class StreamApp:
         self._stopping = False
         self._busy = False
         self._group: Any = None
-        # The writer thread: batches are written while Spark reads and parses the next ones.
-        self._writer: WriterQueue[Parsed] = WriterQueue(self._write_group)
+        # Two writer threads: while Spark reads and parses batches, one applies the batches
+        # waiting to the state and renders their documents, the other writes the previous group
+        # to Elasticsearch (mostly waiting on it) and saves its state.
+        self._publisher: WriterQueue[Prepared] = WriterQueue(self._publish)
+        self._writer: WriterQueue[Parsed] = WriterQueue(lambda g: self._publisher.put(self._prepare(g)))
         self.batches = 0
         self.detail = ""
 
@@ -238,7 +254,7 @@ class StreamApp:
             now = time.time()
             lost.append(Parsed(missing, self._reread(missing, ranges), now, now))
         if lost:
-            self._write_group(lost)
+            self._publish([self._prepare(lost)])
         self.store.discard_after(batch_id - 1)
         return self.state
 
@@ -288,11 +304,11 @@ class StreamApp:
     def drain(self) -> None:
         """Wait until every batch handed to the writer is written; re-raise its error."""
         self._writer.drain()
+        self._publisher.drain()
 
-    def _write_group(self, group: list[Parsed]) -> None:
-        """Apply the batches in order, then write their documents once: each touched customer and
-        window whole, as of the last batch; duplicates quarantined; refresh; deltas saved; runtime
-        metrics per batch."""
+    def _prepare(self, group: list[Parsed]) -> Prepared:
+        """Apply the batches in order and render their documents once: each touched customer and
+        window whole, as of the last batch of the group."""
         t_start = time.time()
         state = self._state_for(group[0].batch_id)
         now_ms = int(time.time() * 1000)
@@ -310,7 +326,20 @@ class StreamApp:
             customers.update(cust)  # a later batch's whole document replaces an earlier one
             windows.update(win)
             applied.append(Applied(batch, valid_mask, events, result, len(cust), len(win)))
-        t_state = time.time()
+        snapshot = self.store.snapshot_if_due(state, [a.result.delta for a in applied])
+        return Prepared(applied, customers, windows, snapshot, t_start, time.time())
+
+    def _publish(self, prepared: list[Prepared]) -> None:
+        """Write the prepared groups waiting as one: each document once (the latest), duplicates
+        quarantined, refresh (→ searchable); then their deltas saved (the batches are done),
+        runtime metrics per batch, monitoring offsets."""
+        customers: dict[str, dict[str, Any]] = {}
+        windows: dict[str, dict[str, Any]] = {}
+        for p in prepared:
+            customers.update(p.customers)
+            windows.update(p.windows)
+        applied = [a for p in prepared for a in p.applied]
+        t_write = time.time()
         ops = ndjson(self.settings["es.index.aggregates"], windows.items())
         ops += ndjson(self.settings["es.index.customers"], customers.items())
         bulk_write(self.es, ops, self.sink)
@@ -327,17 +356,20 @@ class StreamApp:
         )
         visible = time.time()
         self.detail = (
-            f"{len(group)} batch(es) written together: {len(customers):,} customers {len(windows)} windows; "
-            f"bulk {t_bulk - t_state:.2f}s dups {t_dups - t_bulk:.2f}s refresh {visible - t_dups:.2f}s"
+            f"{len(applied)} batch(es) written together: {len(customers):,} customers {len(windows)} "
+            f"windows; waited {t_write - prepared[0].t_state:.2f}s bulk {t_bulk - t_write:.2f}s "
+            f"dups {t_dups - t_bulk:.2f}s refresh {visible - t_dups:.2f}s"
         )
-        self.store.save(state, *(a.result.delta for a in applied))
-        for a in applied:
-            self._report(a, len(group), (a.batch.t0, a.batch.t_parse, t_start, t_state, visible))
+        snapshots = [p.snapshot for p in prepared if p.snapshot is not None]
+        self.store.save_prepared([a.result.delta for a in applied], snapshots[-1] if snapshots else None)
+        for p in prepared:
+            for a in p.applied:
+                self._report(a, len(applied), (a.batch.t0, a.batch.t_parse, p.t_start, p.t_state, visible))
         if self.source == "spark-kafka":  # the Python source commits them itself (commit())
             self._commit_group(
                 pa.concat_tables([a.batch.table.select(["partition", "offset"]) for a in applied])
             )
-        self.batches += len(group)
+        self.batches += len(applied)
 
     def _duplicate_docs(self, events: Events, positions: np.ndarray, batch_id: int) -> list[dict[str, Any]]:
         """Quarantine documents of duplicates, with their raw payloads re-read from Kafka."""
@@ -527,6 +559,7 @@ class StreamApp:
             return 1
         finally:
             self._writer.close()
+            self._publisher.close()
         exc = query.exception()
         if exc is not None and STOP_MESSAGE not in str(exc):
             say(f"✗ query failed: {exc}")

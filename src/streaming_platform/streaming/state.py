@@ -464,9 +464,12 @@ class StateStore:
         return found
 
     def _write(self, name: str, obj: Any) -> None:
+        self._write_bytes(name, pickle.dumps(obj, protocol=5))
+
+    def _write_bytes(self, name: str, blob: bytes) -> None:
         tmp = self.root / f".{name}.tmp"
         with tmp.open("wb") as fh:
-            pickle.dump(obj, fh, protocol=5)
+            fh.write(blob)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.root / name)
@@ -515,13 +518,22 @@ class StateStore:
         return state
 
     def save(self, state: StreamState, *deltas: dict[str, Any]) -> None:
-        """Record batches as done (their deltas, in order; ``state`` is after the last one);
-        snapshot and prune now and then."""
+        """Record batches as done (their deltas, in order; ``state`` is after the last one)."""
+        self.save_prepared(deltas, self.snapshot_if_due(state, deltas))
+
+    def snapshot_if_due(self, state: StreamState, deltas: Any) -> tuple[int, bytes] | None:
+        """Every ``snapshot_every`` batches: the state serialised now (it moves on while the
+        batches' documents are written, and is saved with their deltas after that)."""
+        if any(d["batch_id"] % self.snapshot_every == 0 for d in deltas):
+            return state.batch_id, pickle.dumps(state.snapshot(), protocol=5)
+        return None
+
+    def save_prepared(self, deltas: Any, snapshot: tuple[int, bytes] | None) -> None:
         for delta in deltas:
             self._write(f"delta-{delta['batch_id']}.pkl", delta)
-        if any(d["batch_id"] % self.snapshot_every == 0 for d in deltas):
-            self._write(f"snapshot-{state.batch_id}.pkl", state.snapshot())
-            self._prune(state.batch_id)
+        if snapshot is not None:
+            self._write_bytes(f"snapshot-{snapshot[0]}.pkl", snapshot[1])
+            self._prune(snapshot[0])
 
     def discard_after(self, batch: int) -> None:
         """Forget deltas/snapshots newer than ``batch`` (a re-run will write them again)."""
