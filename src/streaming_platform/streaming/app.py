@@ -230,6 +230,7 @@ class StreamApp:
         self._writer: WriterQueue[Parsed] = WriterQueue(lambda g: self._publisher.put(self._prepare(g)))
         self.batches = 0
         self.detail = ""
+        self._query_id: str | None = None
 
     # -- state
     def _state_for(self, batch_id: int) -> StreamState:
@@ -351,9 +352,10 @@ class StreamApp:
         ]
         write_quarantine(dups, self.sink, self.es)
         t_dups = time.time()
-        self.es.indices.refresh(
-            index=[self.settings[f"es.index.{k}"] for k in ("aggregates", "customers", "quarantine")]
-        )
+        written = ["aggregates", "customers"]
+        if dups or any(a.batch.table.num_rows > a.result.accepted for a in applied):
+            written.append("quarantine")  # the executors or this thread quarantined records
+        self.es.indices.refresh(index=[self.settings[f"es.index.{k}"] for k in written])
         visible = time.time()
         self.detail = (
             f"{len(applied)} batch(es) written together: {len(customers):,} customers {len(windows)} "
@@ -362,9 +364,12 @@ class StreamApp:
         )
         snapshots = [p.snapshot for p in prepared if p.snapshot is not None]
         self.store.save_prepared([a.result.delta for a in applied], snapshots[-1] if snapshots else None)
-        for p in prepared:
-            for a in p.applied:
-                self._report(a, len(applied), (a.batch.t0, a.batch.t_parse, p.t_start, p.t_state, visible))
+        metrics = [
+            self._metrics(a, len(applied), (a.batch.t0, a.batch.t_parse, p.t_start, p.t_state, visible))
+            for p in prepared
+            for a in p.applied
+        ]
+        bulk_write(self.es, ndjson(self.settings["es.index.runtime"], metrics), self.sink)
         if self.source == "spark-kafka":  # the Python source commits them itself (commit())
             self._commit_group(
                 pa.concat_tables([a.batch.table.select(["partition", "offset"]) for a in applied])
@@ -401,7 +406,10 @@ class StreamApp:
             docs.append(quarantine_doc(self.topic, p, o, ms, key, value, [DUPLICATE_EVENT_ID], batch_id, eid))
         return docs
 
-    def _report(self, a: Applied, group: int, times: tuple[float, float, float, float, float]) -> None:
+    def _metrics(
+        self, a: Applied, group: int, times: tuple[float, float, float, float, float]
+    ) -> tuple[str, dict[str, Any]]:
+        """The batch's runtime-metrics document (id, doc), also said in the log."""
         t0, t_parse, t_start, t_state, visible = times
         batch_id, table, valid_mask, result = a.batch.batch_id, a.batch.table, a.valid_mask, a.result
         accepted = a.events.take(np.setdiff1d(np.arange(len(a.events)), result.duplicates))
@@ -445,21 +453,22 @@ class StreamApp:
             "write_ms": int((visible - t_state) * 1000),
             "reasons": reasons,
         }
-        self.es.index(
-            index=self.settings["es.index.runtime"], id=f"{doc['query_id']}-{batch_id}", document=doc
-        )
         say(
             f"batch {batch_id}: {n:,} rows ({quarantined:,} quarantined, {result.dropped_late:,} late) "
             f"in {duration:.2f}s = {doc['rows_per_second']:,.0f}/s [parse {doc['parse_ms']} state "
             f"{doc['state_ms']} write {doc['write_ms']} ms; {a.customers:,} customers {a.windows} windows] "
             f"latency p50 {p50} p95 {p95} max {pmax} ms ({self.detail})"
         )
+        return f"{doc['query_id']}-{batch_id}", doc
 
     def query_id(self) -> str:
-        try:
-            return str(json.loads((self.checkpoint / "metadata").read_text())["id"])
-        except (OSError, ValueError, KeyError):
-            return "unknown"
+        """The query's id (kept in the checkpoint's metadata, the same across restarts)."""
+        if self._query_id is None:
+            try:
+                self._query_id = str(json.loads((self.checkpoint / "metadata").read_text())["id"])
+            except (OSError, ValueError, KeyError):
+                return "unknown"
+        return self._query_id
 
     def _commit_group(self, table: pa.Table) -> None:
         """Commit processed offsets under ``kafka.consumer.group`` so lag can be monitored."""
