@@ -1,11 +1,12 @@
-"""Hand-off between Spark's micro-batch loop and the app's writer thread.
+"""Hand-off to a writer thread that takes everything waiting as one group.
 
-Spark calls ``foreachBatch`` for batch N, the batch is parsed in the executors, then put here;
-Spark commits N and goes on reading N+1 while one writer thread takes **every batch waiting**
-and writes them as one group: a customer touched by three waiting batches is written once, not
+The app chains two: Spark's batch loop → render (apply to the state, render documents) → write
+(Elasticsearch, then the saved state). Spark calls ``foreachBatch`` for batch N, the batch is
+parsed in the executors and put here; Spark commits N and goes on reading N+1 while the writer
+takes **every batch waiting**: a customer touched by three waiting batches is written once, not
 three times. When the writer keeps up, each group is one batch (lowest latency); when it falls
 behind, groups grow and the Elasticsearch writes per event shrink (highest throughput). At most
-``max_waiting`` batches wait: beyond that ``put`` blocks, so Spark cannot run away from the writer.
+``max_waiting`` items wait: beyond that ``put`` blocks, so Spark cannot run away from the writer.
 
 The first error of the writer is kept and raised by the next ``put`` or ``drain``: no later batch
 is written after a failed one (the app stops; the restart reads the unwritten batches again).
