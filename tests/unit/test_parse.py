@@ -12,6 +12,7 @@ import pytest
 
 from streaming_platform.events import EVENT_TYPES, PRODUCT_CATEGORIES
 from streaming_platform.producer import EventGenerator
+from streaming_platform.streaming import parse
 from streaming_platform.streaming.parse import Chunk, parse_chunk, parse_records, screen, vector_accept
 from streaming_platform.streaming.state import hash_ids
 from streaming_platform.validation import Limits, ValidEvent, validate
@@ -88,6 +89,12 @@ HOSTILE = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def fast_path_on() -> None:
+    """Each test starts with the fast path enabled (it switches off after a dirty chunk)."""
+    parse.RECENT.invalid_share = 0.0
+
+
 def check_against_spec(values: list[bytes | None], got: list[dict], bad: list[dict], limits: Limits) -> None:
     """Every row (keyed by offset = position) is what validate() says of its record."""
     by_offset = {d["offset"]: d["reasons"] for d in bad}
@@ -148,6 +155,7 @@ def test_hostile_record_alone_and_among_valid_ones(value: bytes | None) -> None:
     """First in the reader's buffer, and in the middle of a block of valid records."""
     clean = [r for r in records(9, 200) if isinstance(validate(r, NOW, Limits()), ValidEvent)][:64]
     for values in ([value], [*clean[:32], value, *clean[32:]]):
+        parse.RECENT.invalid_share = 0.0
         bad: list[dict] = []
         got = parse_chunk("t", 7, Limits(), chunk_of(values), bad).to_pylist()
         check_against_spec(values, got, bad, Limits())
@@ -173,3 +181,19 @@ def test_screen_keeps_what_arrow_could_read_differently_away() -> None:
     assert orjson.dumps(VALID)[:-1] + b',"x":' + b"[" * 2000 + b"]" * 2000 + b"}" not in kept
     assert with_raw("location", b'"\xff"') not in kept
     assert with_raw("location", b'"Z\\u00fcrich"') in kept
+
+
+def test_dirty_stream_goes_record_by_record_until_it_is_clean_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    real = parse.vector_accept
+    monkeypatch.setattr(parse, "vector_accept", lambda chunk, limits: calls.append(1) or real(chunk, limits))
+    monkeypatch.setattr(parse, "RECENT", parse._Recent())
+    dirty = records(6)  # ~30 % bad
+    gen = EventGenerator(customers=5, seed=8, start_ms=NOW - 60_000, step_ms=3).records()
+    clean = [next(gen)[1] for _ in range(500)]
+    limits = Limits()
+    for values, fast_tried in ((dirty, True), (dirty, False), (clean, False), (clean, True)):
+        before, bad = len(calls), []
+        got = parse_chunk("t", 7, limits, chunk_of(values), bad).to_pylist()
+        assert (len(calls) > before) == fast_tried
+        check_against_spec(values, got, bad, limits)

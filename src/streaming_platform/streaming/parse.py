@@ -149,11 +149,34 @@ class Chunk:
         )
 
 
+# Above this share of invalid records the record loop alone is cheaper than the fast path plus
+# the loop for what it leaves (measured: break-even near 1 %, 4.2 vs 3.2 µs a record at 5 %).
+FAST_PATH_MAX_INVALID = 0.01
+
+
+@dataclass
+class _Recent:
+    """What the last chunk parsed in this (reused) worker process looked like."""
+
+    invalid_share: float = 0.0
+
+
+RECENT = _Recent()
+
+
 def parse_chunk(
     topic: str, batch_id: int | None, limits: Limits, chunk: Chunk, bad: list[dict[str, Any]]
 ) -> pa.Table:
-    """Parse and validate a chunk: the fast path takes what it can prove valid, the spec the rest."""
-    fast_idx, fast = vector_accept(chunk, limits)
+    """Parse and validate a chunk: the fast path takes what it can prove valid, the spec the rest.
+
+    While the stream is dirty (last chunk > :data:`FAST_PATH_MAX_INVALID` invalid), every record
+    goes the record-by-record way; a cleaner chunk turns the fast path back on.
+    """
+    n = len(chunk.values)
+    if RECENT.invalid_share <= FAST_PATH_MAX_INVALID:
+        fast_idx, fast = vector_accept(chunk, limits)
+    else:
+        fast_idx, fast = np.empty(0, np.int64), PARSED.empty_table()
     parts = [fast] if fast.num_rows else []
     if len(fast_idx) < len(chunk.values):
         rest = chunk.take(np.setdiff1d(np.arange(len(chunk.values)), fast_idx))
@@ -163,7 +186,10 @@ def parse_chunk(
                 [parse_records(topic, batch_id, limits, *(c.to_pylist() for c in cols), bad)]
             )
         )
-    return pa.concat_tables(parts) if parts else PARSED.empty_table()
+    parsed = pa.concat_tables(parts) if parts else PARSED.empty_table()
+    if n:
+        RECENT.invalid_share = (n - parsed.column("reasons").null_count) / n
+    return parsed
 
 
 # ---------------------------------------------------------------------------- the fast path
