@@ -19,6 +19,10 @@ TOKEN_TTL_S = 600.0
 class AirflowError(RuntimeError):
     """Airflow could not be reached or refused a request; the message says which and why."""
 
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status Airflow answered, None if it did not answer
+
 
 class AirflowClient:
     def __init__(self, settings: Settings, timeout_s: float = 5.0):
@@ -54,41 +58,45 @@ class AirflowClient:
             raise
 
     async def _request(self, method: str, path: str, body: Any) -> Any:
-        try:
-            async with httpx.AsyncClient(timeout=self.timeout_s) as client:
-                for attempt in range(2):
-                    token = await self._token_for(client, fresh=attempt > 0)
-                    resp = await client.request(
-                        method, self.base + path, json=body, headers={"Authorization": f"Bearer {token}"}
-                    )
-                    if resp.status_code != 401:
-                        break
-        except httpx.HTTPError as exc:
-            raise AirflowError(
-                f"Airflow at {self.base} unreachable: {exc.__class__.__name__} {exc}"
-            ) from None
+        async def authorised(client: httpx.AsyncClient) -> httpx.Response:
+            for attempt in range(2):
+                token = await self._token_for(client, fresh=attempt > 0)
+                resp = await client.request(
+                    method, self.base + path, json=body, headers={"Authorization": f"Bearer {token}"}
+                )
+                if resp.status_code != 401:
+                    break
+            return resp
+
+        resp = await self._send(authorised)
         if resp.status_code >= 400:
-            raise AirflowError(f"Airflow {method} {path}: HTTP {resp.status_code} {resp.text[:300]}")
+            raise AirflowError(
+                f"Airflow {method} {path}: HTTP {resp.status_code} {resp.text[:300]}", resp.status_code
+            )
         return resp.json() if resp.content else None
 
     async def health(self) -> dict[str, Any]:
+        resp = await self._send(lambda client: client.get(f"{self.base}/api/v2/monitor/health"))
+        if resp.status_code >= 400:
+            raise AirflowError(f"Airflow health: HTTP {resp.status_code}", resp.status_code)
+        return dict(resp.json())
+
+    async def _send(self, call: Any) -> httpx.Response:
+        """``await call(client)`` with a fresh client; no answer becomes an AirflowError in words."""
         try:
             async with httpx.AsyncClient(timeout=self.timeout_s) as client:
-                resp = await client.get(f"{self.base}/api/v2/monitor/health")
+                return await call(client)
         except httpx.HTTPError as exc:
             raise AirflowError(
                 f"Airflow at {self.base} unreachable: {exc.__class__.__name__} {exc}"
             ) from None
-        if resp.status_code >= 400:
-            raise AirflowError(f"Airflow health: HTTP {resp.status_code}")
-        return dict(resp.json())
 
     async def latest_run(self, dag_id: str) -> dict[str, Any] | None:
         path = f"/api/v2/dags/{quote(dag_id)}/dagRuns?order_by=-run_after&limit=1"
         try:
             answer = await self.request("GET", path)
         except AirflowError as exc:
-            if "HTTP 404" in str(exc):
+            if exc.status == 404:
                 return {"dag_id": dag_id, "state": "missing", "run_id": None}
             raise
         runs = answer.get("dag_runs") or []

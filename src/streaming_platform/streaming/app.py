@@ -322,11 +322,15 @@ class StreamApp:
             valid_mask = pc.is_null(batch.table.column("reasons"))
             events = Events.from_arrow(batch.table.filter(valid_mask))
             result = state.apply(batch.batch_id, events)
-            cust = state.customer_docs(result.delta, batch.batch_id, now_ms)
             win = state.window_docs(result.delta, batch.batch_id, now_ms)
-            customers.update(cust)  # a later batch's whole document replaces an earlier one
-            windows.update(win)
-            applied.append(Applied(batch, valid_mask, events, result, len(cust), len(win)))
+            windows.update(win)  # a later batch's whole document replaces an earlier one
+            touched = len(result.delta["cust_idx"])
+            applied.append(Applied(batch, valid_mask, events, result, touched, len(win)))
+        rendered: set[int] = set()
+        for a in reversed(applied):  # each customer once, from the last batch that touched it
+            delta = a.result.delta
+            customers.update(state.customer_docs(delta, a.batch.batch_id, now_ms, skip=rendered))
+            rendered.update(delta["cust_idx"].tolist())
         snapshot = self.store.snapshot_if_due(state, [a.result.delta for a in applied])
         return Prepared(applied, customers, windows, snapshot, t_start, time.time())
 
@@ -587,42 +591,19 @@ def offset_ranges(table: pa.Table) -> dict[int, tuple[int, int]]:
 
 
 def read_ranges(settings: Settings, topic: str, ranges: dict[int, tuple[int, int]]) -> Chunk:
-    """The records at offsets first..last of each partition, read back from Kafka.
+    """The records at offsets first..last of each partition, read back from Kafka."""
+    from streaming_platform.streaming.kafka_source import consume_range
 
-    One sequential scan per partition: batched consumption is ~100x cheaper per record than a
-    seek + fetch round trip per record.
-    """
-    from confluent_kafka import Consumer, TopicPartition
-
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings["kafka.bootstrap.servers"],
-            "group.id": f"{APP_NAME}-reread",
-            "enable.auto.commit": False,
-            "fetch.wait.max.ms": 10,
-        }
-    )
-    cols: tuple[list[Any], ...] = ([], [], [], [], [])
+    consumer = kafka_consumer(settings, f"{APP_NAME}-reread", **{"fetch.wait.max.ms": 10})
     try:
-        for p, (first, last) in ranges.items():
-            consumer.assign([TopicPartition(topic, p, first)])
-            nxt, deadline = first, time.monotonic() + 60
-            while nxt <= last:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"could not re-read {topic}/{p} up to offset {last} within 60 s")
-                # Ask for exactly what is left: consume() returns as soon as it has that many.
-                for msg in consumer.consume(num_messages=min(10_000, last - nxt + 1), timeout=1.0):
-                    if msg.error() is not None or not nxt <= msg.offset() <= last:
-                        continue
-                    for col, v in zip(
-                        cols, (msg.value(), msg.key(), p, msg.offset(), msg.timestamp()[1]), strict=True
-                    ):
-                        col.append(v)
-                    nxt = msg.offset() + 1
+        chunks = [
+            c
+            for p, (first, last) in ranges.items()
+            for c in consume_range(consumer, topic, p, first, last + 1)
+        ]
     finally:
         consumer.close()
-    types = (pa.binary(), pa.binary(), pa.int32(), pa.int64(), pa.int64())
-    return Chunk(*(pa.array(c, t) for c, t in zip(cols, types, strict=True)))
+    return Chunk.concat(chunks)
 
 
 # ---------------------------------------------------------------------------- entry point

@@ -198,6 +198,15 @@ def read_range(
     chunk: int = 20_000,
 ) -> Iterator[pa.Table]:
     """Consume [start, end) of one partition and yield it parsed, ``chunk`` records at a time."""
+    for records in consume_range(consumer, topic, partition, start, end, chunk):
+        yield parse_chunk(topic, None, limits, records, bad)
+
+
+def consume_range(
+    consumer: Any, topic: str, partition: int, start: int, end: int, chunk: int = 20_000
+) -> Iterator[Chunk]:
+    """The records at offsets [start, end) of one partition, ``chunk`` at a time (one sequential
+    scan: batched consumption is ~100x cheaper per record than a seek + fetch per record)."""
     from confluent_kafka import TopicPartition
 
     consumer.assign([TopicPartition(topic, partition, start)])
@@ -219,8 +228,8 @@ def read_range(
                 if off >= end:
                     break
                 if off > nxt == start:
-                    # The planned range starts before what the broker still has: records were
-                    # deleted (retention) before being processed. Never lose data silently.
+                    # The range starts before what the broker still has: records were deleted
+                    # (retention) before being processed. Never lose data silently.
                     raise RuntimeError(f"data loss: {topic}/{partition} starts at {off}, expected {start}")
                 values.append(msg.value())
                 keys.append(msg.key())
@@ -228,14 +237,13 @@ def read_range(
                 stamps.append(msg.timestamp()[1])
                 nxt = off + 1
         if values:
-            records = Chunk(
+            yield Chunk(
                 pa.array(values, pa.binary()),
                 pa.array(keys, pa.binary()),
                 pa.array([partition] * len(values), pa.int32()),
                 pa.array(offsets, pa.int64()),
                 pa.array(stamps, pa.int64()),
             )
-            yield parse_chunk(topic, None, limits, records, bad)
 
 
 def reader_options(settings: Any, sink: SinkConfig, limits: Limits, splits: int) -> dict[str, str]:

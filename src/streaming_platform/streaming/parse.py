@@ -40,6 +40,7 @@ from streaming_platform.events import (
     CATEGORY_CODE,
     EVENT_TYPE_CODE,
     EVENT_TYPES,
+    FIELDS,
     MAX_ID_LENGTH,
     PRODUCT_CATEGORIES,
 )
@@ -143,10 +144,20 @@ class Chunk:
     def from_batch(cls, rb: pa.RecordBatch) -> Chunk:
         return cls(*(rb.column(c) for c in ("value", "key", "partition", "offset", "kafka_ms")))
 
-    def take(self, idx: np.ndarray) -> Chunk:
-        return Chunk(
-            *(a.take(idx) for a in (self.values, self.keys, self.partitions, self.offsets, self.kafka_ms))
+    @classmethod
+    def concat(cls, chunks: list[Chunk]) -> Chunk:
+        if not chunks:
+            types = (pa.binary(), pa.binary(), pa.int32(), pa.int64(), pa.int64())
+            return cls(*(pa.array([], t) for t in types))
+        return cls(
+            *(pa.concat_arrays(list(cols)) for cols in zip(*(c.columns() for c in chunks), strict=True))
         )
+
+    def columns(self) -> tuple[pa.Array, ...]:
+        return (self.values, self.keys, self.partitions, self.offsets, self.kafka_ms)
+
+    def take(self, idx: np.ndarray) -> Chunk:
+        return Chunk(*(a.take(idx) for a in self.columns()))
 
 
 # Above this share of invalid records the record loop alone is cheaper than the fast path plus
@@ -180,7 +191,7 @@ def parse_chunk(
     parts = [fast] if fast.num_rows else []
     if len(fast_idx) < len(chunk.values):
         rest = chunk.take(np.setdiff1d(np.arange(len(chunk.values)), fast_idx))
-        cols = (rest.values, rest.keys, rest.partitions, rest.offsets, rest.kafka_ms)
+        cols = rest.columns()
         parts.append(
             pa.Table.from_batches(
                 [parse_records(topic, batch_id, limits, *(c.to_pylist() for c in cols), bad)]
@@ -194,20 +205,9 @@ def parse_chunk(
 
 # ---------------------------------------------------------------------------- the fast path
 
-# The event fields as Arrow's JSON reader should type them; other fields are ignored.
-_EVENT_JSON = pa.schema(
-    [
-        ("event_id", pa.string()),
-        ("timestamp", pa.string()),
-        ("customer_id", pa.string()),
-        ("event_type", pa.string()),
-        ("product_category", pa.string()),
-        ("product_id", pa.string()),
-        ("amount", pa.float64()),
-        ("quantity", pa.int64()),
-        ("location", pa.string()),
-    ]
-)
+# The event fields (events.FIELDS) as Arrow's JSON reader should type them; others are ignored.
+_ARROW_KIND = {"string": pa.string(), "number": pa.float64(), "integer": pa.int64()}
+_EVENT_JSON = pa.schema([(name, _ARROW_KIND[kind]) for name, kind in FIELDS])
 _JSON_PARSE = pj.ParseOptions(explicit_schema=_EVENT_JSON, unexpected_field_behavior="ignore")
 # Records longer than this go record by record: the limit also bounds the nesting depth below
 # orjson's 1024 levels (Arrow has no limit), and events are ~250 bytes.
@@ -312,6 +312,9 @@ def _codes(col: pa.ChunkedArray, names: tuple[str, ...]) -> np.ndarray:
     return pc.fill_null(pc.index_in(col, value_set=pa.array(names)), -1).to_numpy()
 
 
+NO_TIME = np.iinfo(np.int64).min
+
+
 def _event_ms(col: pa.ChunkedArray) -> np.ndarray:
     """Timestamps in ms (spec's parser, once per distinct string); INT64_MIN where not one."""
     enc = pc.dictionary_encode(col.combine_chunks())
@@ -319,9 +322,6 @@ def _event_ms(col: pa.ChunkedArray) -> np.ndarray:
     ms = np.array([NO_TIME if t is None else t for t in parsed] + [NO_TIME], np.int64)
     codes = pc.fill_null(enc.indices, len(parsed)).to_numpy()
     return ms[codes]
-
-
-NO_TIME = np.iinfo(np.int64).min
 
 
 def vector_accept(chunk: Chunk, limits: Limits) -> tuple[np.ndarray, pa.Table]:

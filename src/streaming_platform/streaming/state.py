@@ -335,10 +335,15 @@ class StreamState:
             del self.windows[k]
 
     # ------------------------------------------------------------------ documents
-    def customer_docs(self, delta: dict[str, Any], batch_id: int, now_ms: int) -> list[tuple[str, dict]]:
+    def customer_docs(
+        self, delta: dict[str, Any], batch_id: int, now_ms: int, skip: set[int] | frozenset[int] = frozenset()
+    ) -> list[tuple[str, dict]]:
+        """Whole documents of the customers ``delta`` touched, but those in ``skip`` (state indices)."""
         docs = []
         rows, locs = delta["cust_rows"], delta["cust_loc"]
         for i, ci in enumerate(delta["cust_idx"].tolist()):
+            if ci in skip:
+                continue
             r = rows[i].tolist()
             cats = r[C_CATS:]
             docs.append(
