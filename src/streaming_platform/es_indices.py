@@ -109,9 +109,13 @@ RUNTIME_PROPERTIES: dict[str, Any] = {
     "watermark": DATE,
     "offsets_processed": LONG,
     "offset_ranges": KEYWORD,  # "topic/partition:from-to" per partition
-    "customers_written": LONG,
+    "customers_touched": LONG,  # customers the batch changed
     "aggregates_written": LONG,
+    # Of the write group the batch was written in:
     "write_group": LONG,  # batches whose documents were written together (the writer caught up)
+    "customers_written": LONG,  # customer documents (spark.customers.write.interval paces them)
+    "customers_pending": LONG,  # changed customers still waiting to be written
+    "customers_behind_ms": LONG,  # how long the longest-waiting of those has waited
     "parse_ms": LONG,
     "state_ms": LONG,
     "write_ms": LONG,

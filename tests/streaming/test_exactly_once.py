@@ -8,6 +8,7 @@ run, and after the app was SIGKILLed mid-stream and restarted from its checkpoin
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -130,7 +131,12 @@ def test_bounded_run_gives_exact_results(stream: Stream, source: str, bad_fracti
 
 def test_sigkill_mid_stream_then_restart_is_exact(stream: Stream) -> None:
     records = produce_known(stream, 30_000, seed=12)
-    small = {"PLATFORM_SPARK_MAX_OFFSETS_PER_TRIGGER": "2000", "PLATFORM_SPARK_TRIGGER_INTERVAL": "1 second"}
+    small = {
+        "PLATFORM_SPARK_MAX_OFFSETS_PER_TRIGGER": "2000",
+        "PLATFORM_SPARK_TRIGGER_INTERVAL": "1 second",
+        # Customers changed but not yet written at the kill: the restart must write them.
+        "PLATFORM_SPARK_CUSTOMERS_WRITE_INTERVAL": "1 hour",
+    }
     runtime_index = stream.settings["es.index.runtime"]
     proc = stream.app(name="killed", **small)
     # Kill once a few batches are done, i.e. mid-stream (a batch is running or starting).
@@ -149,7 +155,9 @@ def test_sigkill_mid_stream_then_restart_is_exact(stream: Stream) -> None:
     assert 0 < partial < len(records) - 1500, "the kill must land mid-stream"
     restarted = stream.app("--available-now", name="restarted", **small)
     assert stream.wait(restarted, name="restarted") == 0, stream.log_tail("restarted")
-    assert "state restored at batch" in stream.log_tail("restarted", 400)
+    log = stream.log_tail("restarted", 400)
+    restored = re.search(r"state restored at batch \d+ \([\d,]+ customers, ([\d,]+) of them to write", log)
+    assert restored and int(restored.group(1).replace(",", "")) > 0, log
     assert_exact(stream, records)
 
 

@@ -62,7 +62,7 @@ def run(state: StreamState, batches: list[list[ref.KafkaRecord]], first_id: int 
         result = state.apply(first_id + i, ev)
         dups += len(result.duplicates)
         late += result.dropped_late
-        customers.update(state.customer_docs(result.delta, first_id + i, 0))
+        customers.update(state.customer_docs(result.delta["cust_idx"], 0))
         windows.update(state.window_docs(result.delta, first_id + i, 0))
     return {"customers": customers, "windows": windows, "dups": dups, "late": late}
 
@@ -103,7 +103,7 @@ def test_recovery_replays_to_the_same_result(tmp_path: Path) -> None:
         store.save(state, result.delta)
         first["dups"] += len(result.duplicates)
         first["late"] += result.dropped_late
-        first["customers"].update(state.customer_docs(result.delta, i, 0))
+        first["customers"].update(state.customer_docs(result.delta["cust_idx"], 0))
         first["windows"].update(state.window_docs(result.delta, i, 0))
     # Crash after batch 8 was written and saved (a snapshot batch: older files pruned) but before
     # Spark committed it: Spark re-runs batch 8, the app restores the state after batch 7.
@@ -160,3 +160,40 @@ def test_seen_ids_answer_like_a_plain_dict_whatever_the_runs() -> None:
         assert len(seen.runs) <= 2 + int(np.log2(batch + 2)) * 2
     live = sum(1 for tx in plain.values() if tx >= watermark)
     assert live <= len(seen)
+
+
+def test_pending_customers_are_written_oldest_first_and_paced() -> None:
+    state = StreamState(WINDOW, DELAY)
+    batches = split(make_records(600, 4, bad=0), 3, 4)
+    for i, batch in enumerate(batches):
+        state.apply(i, to_events(batch), now_ms=1000 * i)
+    touched = {int(i) for i in state.pending}
+    assert touched == set(range(len(state.cust_ids)))  # every customer changed, none written yet
+    order = list(state.pending.values())
+    assert order == sorted(order)  # oldest change first
+    n = len(state.pending)
+    # A fifth of the interval elapsed: a fifth of them (rounded up); none has waited 10 s yet.
+    assert state.customers_due(elapsed_ms=2000, interval_ms=10_000, now_ms=3000) == -(-n // 5)
+    # Whoever has waited the whole interval is due, whatever the share.
+    overdue = sum(1 for t in order if t <= 1000)
+    assert state.customers_due(elapsed_ms=1, interval_ms=2000, now_ms=3000) == max(1, overdue)
+    assert state.customers_due(elapsed_ms=1, interval_ms=0, now_ms=3000) == n  # interval 0: all
+    oldest = list(state.pending)[:3]
+    assert state.take_pending(3).tolist() == oldest
+    assert len(state.pending) == n - 3 and not set(oldest) & set(state.pending)
+
+
+def test_replay_restores_which_customers_still_wait(tmp_path: Path) -> None:
+    """The customers written are recorded in the delta: snapshot + deltas give the same pending
+    customers as the live state, so a restart writes exactly those that may be stale."""
+    batches = split(make_records(2000, 9, bad=0), 10, 9)
+    store = StateStore(tmp_path / "state", snapshot_every=4)
+    state = StreamState(WINDOW, DELAY)
+    for i, batch in enumerate(batches):
+        result = state.apply(i, to_events(batch), now_ms=1000 * i)
+        if i % 3 == 2 or i == len(batches) - 1:  # some batches write half the customers waiting
+            result.delta["written"] = state.take_pending(len(state.pending) // 2)
+        store.save(state, result.delta)
+    assert 0 < len(state.pending) < len(state.cust_ids)
+    restored = store.load(len(batches) - 1, WINDOW, DELAY)
+    assert list(restored.pending.items()) == list(state.pending.items())

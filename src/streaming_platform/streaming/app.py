@@ -9,7 +9,10 @@ reaches exactly one micro-batch) → per batch N:
 2. the batch's Kafka offset ranges are saved and the batch is queued for the writer
    (:mod:`.writer_queue`); Spark commits N and reads and parses N+1 meanwhile;
 3. writer thread 1 applies every batch waiting, in order, to :class:`.state.StreamState` and
-   renders the new whole documents of each touched customer and window, once per group;
+   renders the new whole documents of each touched window, once per group, and of the customers
+   whose turn has come: a changed customer is written within ``spark.customers.write.interval``
+   (oldest change first, each group its share; at once when the app is idle or stops), so the
+   Elasticsearch load does not grow with the number of micro-batches;
 4. writer thread 2 bulk-writes the previous group by id (:mod:`.sink`), quarantines duplicates,
    refreshes (→ searchable), saves the groups' state deltas, indexes each batch's runtime
    metrics and commits the consumer-group offsets (lag monitoring only).
@@ -87,8 +90,12 @@ class Applied:
     valid_mask: Any
     events: Events
     result: BatchResult
-    customers: int
+    customers: int  # touched by the batch
     windows: int
+
+
+# Put in the writer's queue instead of a batch: write every pending customer now.
+FLUSH = None
 
 
 @dataclass
@@ -98,6 +105,8 @@ class Prepared:
     applied: list[Applied]
     customers: dict[str, dict[str, Any]]  # id → whole document
     windows: dict[str, dict[str, Any]]
+    pending: int  # customers still waiting to be written after this group
+    behind_ms: int  # how long the longest-waiting of those has waited (0: none)
     snapshot: tuple[int, bytes] | None
     t_start: float
     t_state: float
@@ -215,6 +224,8 @@ class StreamApp:
         self.sink = sink_config(settings)
         self.es = self.sink.es()
         self.window_ms = duration_ms(settings["spark.window.duration"])
+        self.customer_interval_ms = duration_ms(settings["spark.customers.write.interval"])
+        self._customers_written_ms = int(time.time() * 1000)
         self.delay_ms = duration_ms(settings["spark.watermark"])
         self.store = StateStore(self.checkpoint / "app-state")
         self.state: StreamState | None = None
@@ -227,7 +238,9 @@ class StreamApp:
         # waiting to the state and renders their documents, the other writes the previous group
         # to Elasticsearch (mostly waiting on it) and saves its state.
         self._publisher: WriterQueue[Prepared] = WriterQueue(self._publish)
-        self._writer: WriterQueue[Parsed] = WriterQueue(lambda g: self._publisher.put(self._prepare(g)))
+        self._writer: WriterQueue[Parsed | None] = WriterQueue(
+            lambda g: self._publisher.put(self._prepare(g))
+        )
         self.batches = 0
         self.detail = ""
         self._query_id: str | None = None
@@ -245,7 +258,10 @@ class StreamApp:
         saved = self.store.last_saved(batch_id - 1)
         self.state = self.store.load(saved, self.window_ms, self.delay_ms)
         if self.state.batch_id >= 0:
-            say(f"  state restored at batch {self.state.batch_id} ({len(self.state.cust_ids):,} customers)")
+            say(
+                f"  state restored at batch {self.state.batch_id} ({len(self.state.cust_ids):,} customers, "
+                f"{len(self.state.pending):,} of them to write again)"
+            )
         lost = []
         for missing in range(saved + 1, batch_id):
             ranges = self.store.ranges(missing)
@@ -303,36 +319,59 @@ class StreamApp:
         self._writer.put(Parsed(batch_id, table, t0, time.time()))
 
     def drain(self) -> None:
-        """Wait until every batch handed to the writer is written; re-raise its error."""
+        """Write every batch handed to the writer and every pending customer; re-raise its error."""
+        self._writer.put(FLUSH)
         self._writer.drain()
         self._publisher.drain()
 
-    def _prepare(self, group: list[Parsed]) -> Prepared:
-        """Apply the batches in order and render their documents once: each touched customer and
-        window whole, as of the last batch of the group."""
+    def flush_if_idle(self, idle_seconds: float = 1.0) -> None:
+        """Write the pending customers once the writer has had nothing to do for a while."""
+        state = self.state
+        if state is None or not state.pending or self._writer.idle_for() < idle_seconds:
+            return
+        try:
+            self._writer.put(FLUSH)
+        except RuntimeError as exc:  # the writer failed: stop (the restart re-reads what is unwritten)
+            say(f"✗ {exc}")
+            self.request_stop()
+
+    def _prepare(self, group: list[Parsed | None]) -> Prepared:
+        """Apply the batches in order, render the touched windows once (as of the group's last
+        batch), and the customers whose turn has come (:meth:`_customers_due`)."""
         t_start = time.time()
-        state = self._state_for(group[0].batch_id)
+        batches = [b for b in group if b is not FLUSH]
+        state = self._state_for(batches[0].batch_id) if batches else self.state
         now_ms = int(time.time() * 1000)
-        customers: dict[str, dict[str, Any]] = {}
         windows: dict[str, dict[str, Any]] = {}
         applied = []
-        for batch in group:
+        for batch in batches:
             if state.batch_id != batch.batch_id - 1:
                 raise RuntimeError(f"batch {batch.batch_id} after batch {state.batch_id}: out of order")
             valid_mask = pc.is_null(batch.table.column("reasons"))
             events = Events.from_arrow(batch.table.filter(valid_mask))
-            result = state.apply(batch.batch_id, events)
+            result = state.apply(batch.batch_id, events, now_ms)
             win = state.window_docs(result.delta, batch.batch_id, now_ms)
             windows.update(win)  # a later batch's whole document replaces an earlier one
             touched = len(result.delta["cust_idx"])
             applied.append(Applied(batch, valid_mask, events, result, touched, len(win)))
-        rendered: set[int] = set()
-        for a in reversed(applied):  # each customer once, from the last batch that touched it
-            delta = a.result.delta
-            customers.update(state.customer_docs(delta, a.batch.batch_id, now_ms, skip=rendered))
-            rendered.update(delta["cust_idx"].tolist())
+        if state is None:  # a flush before any batch
+            return Prepared([], {}, {}, 0, 0, None, t_start, time.time())
+        due = state.take_pending(self._customers_due(state, now_ms, len(batches) < len(group)))
+        if applied:  # a replay then knows these customers were written (see state.py)
+            applied[-1].result.delta["written"] = due
+        customers = dict(state.customer_docs(due, now_ms))
+        behind = now_ms - next(iter(state.pending.values())) if state.pending else 0
         snapshot = self.store.snapshot_if_due(state, [a.result.delta for a in applied])
-        return Prepared(applied, customers, windows, snapshot, t_start, time.time())
+        return Prepared(
+            applied, customers, windows, len(state.pending), behind, snapshot, t_start, time.time()
+        )
+
+    def _customers_due(self, state: StreamState, now_ms: int, flush: bool) -> int:
+        interval = 0 if flush else self.customer_interval_ms
+        due = state.customers_due(now_ms - self._customers_written_ms, interval, now_ms)
+        if due:
+            self._customers_written_ms = now_ms
+        return due
 
     def _publish(self, prepared: list[Prepared]) -> None:
         """Write the prepared groups waiting as one: each document once (the latest), duplicates
@@ -345,6 +384,8 @@ class StreamApp:
             windows.update(p.windows)
         applied = [a for p in prepared for a in p.applied]
         t_write = time.time()
+        if not (applied or customers):
+            return
         ops = ndjson(self.settings["es.index.aggregates"], windows.items())
         ops += ndjson(self.settings["es.index.customers"], customers.items())
         bulk_write(self.es, ops, self.sink)
@@ -356,10 +397,11 @@ class StreamApp:
         ]
         write_quarantine(dups, self.sink, self.es)
         t_dups = time.time()
-        written = ["aggregates", "customers"]
+        written = [k for k, docs in (("aggregates", windows), ("customers", customers)) if docs]
         if dups or any(a.batch.table.num_rows > a.result.accepted for a in applied):
             written.append("quarantine")  # the executors or this thread quarantined records
-        self.es.indices.refresh(index=[self.settings[f"es.index.{k}"] for k in written])
+        if written:
+            self.es.indices.refresh(index=[self.settings[f"es.index.{k}"] for k in written])
         visible = time.time()
         self.detail = (
             f"{len(applied)} batch(es) written together: {len(customers):,} customers {len(windows)} "
@@ -368,8 +410,17 @@ class StreamApp:
         )
         snapshots = [p.snapshot for p in prepared if p.snapshot is not None]
         self.store.save_prepared([a.result.delta for a in applied], snapshots[-1] if snapshots else None)
+        if not applied:  # customers written while idle: no batch to report
+            return
+        last = prepared[-1]
+        group = {
+            "write_group": len(applied),
+            "customers_written": len(customers),
+            "customers_pending": last.pending,
+            "customers_behind_ms": last.behind_ms,
+        }
         metrics = [
-            self._metrics(a, len(applied), (a.batch.t0, a.batch.t_parse, p.t_start, p.t_state, visible))
+            self._metrics(a, group, (a.batch.t0, a.batch.t_parse, p.t_start, p.t_state, visible))
             for p in prepared
             for a in p.applied
         ]
@@ -411,9 +462,10 @@ class StreamApp:
         return docs
 
     def _metrics(
-        self, a: Applied, group: int, times: tuple[float, float, float, float, float]
+        self, a: Applied, group: dict[str, int], times: tuple[float, float, float, float, float]
     ) -> tuple[str, dict[str, Any]]:
-        """The batch's runtime-metrics document (id, doc), also said in the log."""
+        """The batch's runtime-metrics document (id, doc), also said in the log. ``group``: the
+        figures of the write group the batch was written in."""
         t0, t_parse, t_start, t_state, visible = times
         batch_id, table, valid_mask, result = a.batch.batch_id, a.batch.table, a.valid_mask, a.result
         accepted = a.events.take(np.setdiff1d(np.arange(len(a.events)), result.duplicates))
@@ -449,9 +501,9 @@ class StreamApp:
             "watermark": result.watermark_ms,
             "offsets_processed": n,
             "offset_ranges": ranges,
-            "customers_written": a.customers,
+            "customers_touched": a.customers,
             "aggregates_written": a.windows,
-            "write_group": group,
+            **group,
             "parse_ms": int((t_parse - t0) * 1000),
             "state_ms": int((t_state - t_start) * 1000),
             "write_ms": int((visible - t_state) * 1000),
@@ -460,7 +512,9 @@ class StreamApp:
         say(
             f"batch {batch_id}: {n:,} rows ({quarantined:,} quarantined, {result.dropped_late:,} late) "
             f"in {duration:.2f}s = {doc['rows_per_second']:,.0f}/s [parse {doc['parse_ms']} state "
-            f"{doc['state_ms']} write {doc['write_ms']} ms; {a.customers:,} customers {a.windows} windows] "
+            f"{doc['state_ms']} write {doc['write_ms']} ms; {a.customers:,} customers touched, "
+            f"{a.windows} windows; {group['customers_pending']:,} customers waiting, the longest "
+            f"{group['customers_behind_ms'] / 1000:.1f}s] "
             f"latency p50 {p50} p95 {p95} max {pmax} ms ({self.detail})"
         )
         return f"{doc['query_id']}-{batch_id}", doc
@@ -558,6 +612,7 @@ class StreamApp:
                 if not busy:  # between batches: nothing half done
                     query.stop()
                     break
+            self.flush_if_idle()
             try:
                 query.awaitTermination(0.5)
             except StreamingQueryException:

@@ -6,6 +6,12 @@ document must be written whole, and Spark's state store plus a shuffle per state
 below. The valid events of a batch arrive at the driver as a few numpy columns (~20 B/event);
 grouping them with ``bincount``/``lexsort`` takes milliseconds for 200k events.
 
+Customer documents are not written on every batch: a batch marks the customers it touched as
+*pending* (oldest change first), and the app writes pending customers whole at its own pace
+(``spark.customers.write.interval``; :meth:`StreamState.take_pending`). The customers written
+are recorded in the delta of the group's last batch (``written``), so a replay restores exactly
+which customers may still be stale in Elasticsearch, and writes them.
+
 Exactly once: :meth:`StreamState.apply` is a pure function of (state after batch N-1, input of
 batch N) — the Kafka source re-reads exactly the same offsets when Spark re-runs batch N after a
 crash — and it returns a *delta* (the new whole values of everything batch N touched).
@@ -29,6 +35,8 @@ Semantics (the tests compute the same independently):
 
 from __future__ import annotations
 
+import itertools
+import math
 import os
 import pickle
 import re
@@ -190,16 +198,21 @@ class StreamState:
         self.cust_loc: list[str] = []
         self.windows: dict[int, tuple[np.ndarray, set[int]]] = {}  # ws*N_CATS+cat -> row, members
         self.seen = SeenIds()
+        # Customers changed since their document was last written: state index → when (ms) the
+        # oldest unwritten change was applied. Insertion order is that time's order.
+        self.pending: dict[int, int] = {}
 
     # ------------------------------------------------------------------ compute (pure)
-    def apply(self, batch_id: int, ev: Events) -> BatchResult:
-        """Compute batch ``batch_id`` on ``ev`` and apply it; returns the delta and counts."""
+    def apply(self, batch_id: int, ev: Events, now_ms: int = 0) -> BatchResult:
+        """Compute batch ``batch_id`` on ``ev`` and apply it; returns the delta and counts.
+
+        ``now_ms`` (when it was applied) only dates the customers it leaves pending."""
         order = np.lexsort((ev.offset, ev.partition))
         ev = ev.take(order)
         dup = self._duplicates(ev)
         acc = ev.take(np.flatnonzero(~dup))
         late = acc.event_ms < self.watermark_ms
-        delta: dict[str, Any] = {"batch_id": batch_id}
+        delta: dict[str, Any] = {"batch_id": batch_id, "applied_ms": now_ms}
         cnum = self._customer_delta(acc, delta)
         on_time = np.flatnonzero(~late)
         delta["windows"] = self._window_delta(acc.take(on_time), cnum[on_time])
@@ -322,6 +335,11 @@ class StreamState:
             merged = set(old[1]) if old else set()
             merged.update(members)
             self.windows[k] = (row, merged)
+        applied_ms = delta.get("applied_ms", 0)
+        for i in idx.tolist():
+            self.pending.setdefault(i, applied_ms)
+        for i in np.asarray(delta.get("written", ()), np.int64).tolist():  # replay: written after it
+            self.pending.pop(i, None)
         self.batch_id = delta["batch_id"]
         self.max_event_ms = delta["max_event_ms"]
         self.watermark_ms = delta["watermark_ms"]
@@ -334,21 +352,37 @@ class StreamState:
         for k in closed:
             del self.windows[k]
 
+    # ------------------------------------------------------------------ pending customers
+    def customers_due(self, elapsed_ms: int, interval_ms: int, now_ms: int) -> int:
+        """How many pending customers to write now, ``elapsed_ms`` after the last write: the
+        elapsed share of ``interval_ms`` of them (all when the interval is 0), and at least those
+        that have waited the whole interval. Spread so, the writes of a steady stream are even."""
+        if interval_ms <= 0:
+            return len(self.pending)
+        share = math.ceil(len(self.pending) * min(1.0, max(0, elapsed_ms) / interval_ms))
+        overdue = 0
+        for since in self.pending.values():  # oldest first
+            if since > now_ms - interval_ms:
+                break
+            overdue += 1
+        return max(share, overdue)
+
+    def take_pending(self, n: int) -> np.ndarray:
+        """The ``n`` longest-waiting pending customers (state indices), no longer pending: the
+        caller writes their documents and records them as the delta's ``written``."""
+        taken = list(itertools.islice(self.pending, n))
+        for i in taken:
+            del self.pending[i]
+        return np.array(taken, np.int64)
+
     # ------------------------------------------------------------------ documents
-    def customer_docs(
-        self, delta: dict[str, Any], batch_id: int, now_ms: int, skip: set[int] | frozenset[int] = frozenset()
-    ) -> list[tuple[str, dict]]:
-        """Whole documents of the customers ``delta`` touched, but those in ``skip`` (state indices)."""
+    def customer_docs(self, indices: np.ndarray, now_ms: int) -> list[tuple[str, dict]]:
+        """Whole documents of customers (state indices) as of this state."""
         docs = []
-        rows, locs = delta["cust_rows"], delta["cust_loc"]
-        for i, ci in enumerate(delta["cust_idx"].tolist()):
-            if ci in skip:
-                continue
-            r = rows[i].tolist()
-            cats = r[C_CATS:]
-            docs.append(
-                (self.cust_ids[ci], customer_doc(self.cust_ids[ci], r, locs[i], cats, batch_id, now_ms))
-            )
+        for ci in indices.tolist():
+            r = self.cust_rows[ci].tolist()
+            cid = self.cust_ids[ci]
+            docs.append((cid, customer_doc(cid, r, self.cust_loc[ci], r[C_CATS:], self.batch_id, now_ms)))
         return docs
 
     def window_docs(self, delta: dict[str, Any], batch_id: int, now_ms: int) -> list[tuple[str, dict]]:
@@ -374,6 +408,7 @@ class StreamState:
             "cust_loc": self.cust_loc,
             "windows": self.windows,
             "seen_runs": self.seen.runs,
+            "pending": list(self.pending.items()),
         }
 
     @classmethod
@@ -387,6 +422,7 @@ class StreamState:
         else:  # a checkpoint written before the ids were kept in runs: one run
             state.seen = SeenIds([(snap["seen_h"], snap["seen_t"])])
         state.cust_index = {c: i for i, c in enumerate(state.cust_ids)}
+        state.pending = dict(snap.get("pending", ()))  # older checkpoints wrote every customer at once
         return state
 
 

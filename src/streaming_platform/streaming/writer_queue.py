@@ -15,6 +15,7 @@ is written after a failed one (the app stops; the restart reads the unwritten ba
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -33,6 +34,7 @@ class WriterQueue(Generic[T]):
         self._busy = False
         self._closed = False
         self._error: BaseException | None = None
+        self._idle_since = time.monotonic()
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="writer", daemon=True)
         self._thread.start()
@@ -52,6 +54,11 @@ class WriterQueue(Generic[T]):
         with self._cond:
             self._cond.wait_for(lambda: self._error is not None or not (self._waiting or self._busy))
             self._raise_error()
+
+    def idle_for(self) -> float:
+        """Seconds since the writer last had something to do (0 while it has)."""
+        with self._cond:
+            return 0.0 if self._waiting or self._busy else time.monotonic() - self._idle_since
 
     def close(self) -> None:
         """Stop the thread once the queue is empty (or the writer failed)."""
@@ -82,4 +89,5 @@ class WriterQueue(Generic[T]):
                 return
             with self._cond:
                 self._busy = False
+                self._idle_since = time.monotonic()
                 self._cond.notify_all()
