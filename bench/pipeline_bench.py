@@ -21,7 +21,9 @@ one run measures:
 
 Latency per event = the app's "visible" time of the micro-batch holding the event (taken after
 the Elasticsearch refresh of its writes) − the event's Kafka produce timestamp, matched by the
-batch's offset ranges against the producer's delivery reports. Prints ratios and saves a plot
+batch's offset ranges against the producer's delivery reports: the batch's aggregates are then
+searchable. Customer documents are paced (``spark.customers.write.interval``): how long changed
+customers waited for theirs is reported apart (``customers_behind_ms``). Prints ratios and saves a plot
 (PNG) and the figures (JSON) under ``bench/results/``.
 """
 
@@ -37,6 +39,7 @@ import time
 import uuid
 from array import array
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -273,6 +276,15 @@ def processed(es: Any, index: str) -> int:
     return int(resp["aggregations"]["n"]["value"])
 
 
+def customer_events(es: Any, index: str) -> int:
+    """Events counted in the customer documents (all of them: the bench produces no bad records)."""
+    if not es.indices.exists(index=index):
+        return 0
+    es.indices.refresh(index=index)
+    resp = es.search(index=index, size=0, aggs={"n": {"sum": {"field": "total_events"}}})
+    return int(resp["aggregations"]["n"]["value"])
+
+
 def wait_processed(
     es: Any,
     index: str,
@@ -280,10 +292,15 @@ def wait_processed(
     proc: subprocess.Popen,
     timeout: float,
     series: list[tuple[float, int]] | None = None,
+    customers: str | None = None,
 ) -> float:
+    """Wait until ``target`` events are in written batches (and in the ``customers`` index's
+    documents, which the app writes at its own pace: spark.customers.write.interval)."""
     deadline = time.monotonic() + timeout
     while True:
         n = processed(es, index)
+        if customers is not None and n >= target:
+            n = min(n, customer_events(es, customers))
         if series is not None:
             series.append((time.time(), n))
         if n >= target:
@@ -295,19 +312,23 @@ def wait_processed(
         time.sleep(0.25)
 
 
+def batch_spans(batch: dict[str, Any], first: np.ndarray, last: np.ndarray) -> Iterator[tuple[int, int, int]]:
+    """(partition, lo, hi) of the batch's offsets with first[p] <= offset < last[p]."""
+    for r in batch["offset_ranges"]:  # "topic/partition:from-to"
+        part, span = r.rsplit("/", 1)[1].split(":")
+        p = int(part)
+        lo, hi = (int(x) for x in span.split("-"))
+        lo, hi = max(lo, first[p]), min(hi, last[p] - 1)
+        if lo <= hi:
+            yield p, lo, hi
+
+
 def latencies(
     batches: list[dict[str, Any]], ts: np.ndarray, first: np.ndarray, last: np.ndarray
 ) -> np.ndarray:
-    """Per-event produce → searchable latency (ms) of events with first[p] <= offset < last[p]."""
-    out = []
-    for b in batches:
-        for r in b["offset_ranges"]:
-            part, span = r.rsplit("/", 1)[1].split(":")
-            p = int(part)
-            lo, hi = (int(x) for x in span.split("-"))
-            lo, hi = max(lo, first[p]), min(hi, last[p] - 1)
-            if lo <= hi:
-                out.append(b["timestamp"] - ts[p, lo : hi + 1])
+    """Per-event produce → searchable latency (ms) of events with first[p] <= offset < last[p]:
+    searchable = the batch's aggregates written and refreshed (customers: see customers_behind)."""
+    out = [b["timestamp"] - ts[p, lo : hi + 1] for b in batches for p, lo, hi in batch_spans(b, first, last)]
     return np.concatenate(out) if out else np.empty(0, np.int64)
 
 
@@ -346,6 +367,7 @@ def stop_app(settings: config.Settings, proc: subprocess.Popen) -> None:
 def run_pipeline(settings: config.Settings, args: argparse.Namespace, log: Path) -> dict[str, Any]:
     es = clients.es_client(settings)
     topic, runtime = settings["kafka.topic.events"], settings["es.index.runtime"]
+    customers = settings["es.index.customers"]
     parts = settings["kafka.topic.partitions"]
     rec = Recorder()
     proc = start_app(settings, log)
@@ -361,8 +383,10 @@ def run_pipeline(settings: config.Settings, args: argparse.Namespace, log: Path)
         first = end_offsets(settings, topic, parts)
         series: list[tuple[float, int]] = []
         say(f"  throughput: {args.events:,} events as fast as the producer goes")
+        # Sustained = until the aggregates *and* the customer documents hold every event.
+        target = warmup + args.events
         poller = threading.Thread(
-            target=lambda: wait_processed(es, runtime, warmup + args.events, proc, 1200, series),
+            target=lambda: wait_processed(es, runtime, target, proc, 1200, series, customers),
             daemon=True,
         )
         t0 = time.time()
@@ -383,6 +407,8 @@ def run_pipeline(settings: config.Settings, args: argparse.Namespace, log: Path)
         ts = rec.ts
         lat_tp = latencies(batches, ts, first, mid)
         lat_half = latencies(batches, ts, mid, last)
+        half_batches = [b for b in batches if any(True for _ in batch_spans(b, mid, last))]
+        behind_half = np.array([b["customers_behind_ms"] for b in half_batches], np.int64)
     finally:
         stop_app(settings, proc)
         rss.stop.set()
@@ -395,11 +421,14 @@ def run_pipeline(settings: config.Settings, args: argparse.Namespace, log: Path)
 
     return {
         "sustained_eps": sustained,
+        "customer_interval": settings["spark.customers.write.interval"],
         "catch_up_eps": catch_up,
         "producer_eps_during_run": prod_rate,
         "half_rate_eps": half,
         "latency_ms_at_half_rate": pct(lat_half),
         "latency_ms_during_throughput_run": pct(lat_tp),
+        # How long the longest-waiting changed customer had waited for its document, per batch.
+        "customers_behind_ms_at_half_rate": pct(behind_half),
         "peak_rss_mb": rss.peak / 2**20,
         "batches": batches,
         "series": series,
@@ -496,6 +525,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trigger", help="spark.trigger.interval for this run (e.g. '0 seconds')")
     p.add_argument("--source", choices=("python-kafka", "spark-kafka"), help="spark.source for this run")
     p.add_argument("--max-offsets", type=int, help="spark.max.offsets.per.trigger for this run")
+    p.add_argument("--customers-interval", help="spark.customers.write.interval for this run")
     p.add_argument("--no-catch-up", dest="catch_up", action="store_false", help="skip the backlog phase")
     args = p.parse_args(argv)
 
@@ -518,6 +548,7 @@ def main(argv: list[str] | None = None) -> int:
         ("TRIGGER_INTERVAL", args.trigger),
         ("SOURCE", args.source),
         ("MAX_OFFSETS_PER_TRIGGER", args.max_offsets),
+        ("CUSTOMERS_WRITE_INTERVAL", args.customers_interval),
     ):
         if value:
             os.environ[f"PLATFORM_SPARK_{opt}"] = str(value)
@@ -533,6 +564,7 @@ def main(argv: list[str] | None = None) -> int:
             "spark.trigger.interval",
             "spark.max.offsets.per.trigger",
             "spark.es.bulk.docs",
+            "spark.customers.write.interval",
         )
     }
     window_ms = 60_000
@@ -613,6 +645,12 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> None:
         print(
             f"latency at half rate ({pl['half_rate_eps']:,.0f}/s)  p50 {lat['p50']:,.0f}  "
             f"p95 {lat['p95']:,.0f}  p99 {lat['p99']:,.0f} ms"
+        )
+    cb = pl["customers_behind_ms_at_half_rate"]
+    if cb:
+        print(
+            f"customer docs behind at half rate       p50 {cb['p50']:,.0f}  p95 {cb['p95']:,.0f}  "
+            f"p99 {cb['p99']:,.0f} ms (spark.customers.write.interval {pl['customer_interval']})"
         )
     tl = pl["latency_ms_during_throughput_run"]
     if tl:

@@ -322,8 +322,8 @@ OPTIONS: tuple[Option, ...] = (
         "Longest a changed customer waits for its document to be written again. Customers touched "
         "by micro-batches are written oldest change first, spread over this interval (each write "
         "takes its share), so Elasticsearch indexes an active customer about once per interval "
-        "instead of once per micro-batch; all at once when the app is idle or stops. 0: every "
-        "micro-batch writes every customer it touched (most Elasticsearch load).",
+        "instead of once per micro-batch; all at once when the stream has caught up or the app "
+        "stops. 0: every micro-batch writes every customer it touched (most Elasticsearch load).",
         "spark",
         _duration,
         editable=True,

@@ -11,7 +11,7 @@ reaches exactly one micro-batch) → per batch N:
 3. writer thread 1 applies every batch waiting, in order, to :class:`.state.StreamState` and
    renders the new whole documents of each touched window, once per group, and of the customers
    whose turn has come: a changed customer is written within ``spark.customers.write.interval``
-   (oldest change first, each group its share; at once when the app is idle or stops), so the
+   (oldest change first, each group its share; at once when Spark waits for data or the app stops), so the
    Elasticsearch load does not grow with the number of micro-batches;
 4. writer thread 2 bulk-writes the previous group by id (:mod:`.sink`), quarantines duplicates,
    refreshes (→ searchable), saves the groups' state deltas, indexes each batch's runtime
@@ -324,10 +324,14 @@ class StreamApp:
         self._writer.drain()
         self._publisher.drain()
 
-    def flush_if_idle(self, idle_seconds: float = 1.0) -> None:
-        """Write the pending customers once the writer has had nothing to do for a while."""
+    def flush_if_idle(self, query: Any) -> None:
+        """Write the pending customers as soon as the stream has caught up: the writer has
+        nothing to do and Spark is waiting for data (no load to spread the writes over)."""
         state = self.state
-        if state is None or not state.pending or self._writer.idle_for() < idle_seconds:
+        if state is None or not state.pending or self._writer.idle_for() < 0.1:
+            return
+        status = query.status
+        if status.get("isDataAvailable") or status.get("isTriggerActive"):
             return
         try:
             self._writer.put(FLUSH)
@@ -410,7 +414,7 @@ class StreamApp:
         )
         snapshots = [p.snapshot for p in prepared if p.snapshot is not None]
         self.store.save_prepared([a.result.delta for a in applied], snapshots[-1] if snapshots else None)
-        if not applied:  # customers written while idle: no batch to report
+        if not applied:  # customers written after the stream caught up: no batch to report
             return
         last = prepared[-1]
         group = {
@@ -612,9 +616,9 @@ class StreamApp:
                 if not busy:  # between batches: nothing half done
                     query.stop()
                     break
-            self.flush_if_idle()
+            self.flush_if_idle(query)
             try:
-                query.awaitTermination(0.5)
+                query.awaitTermination(0.25)
             except StreamingQueryException:
                 break  # the query ended with an error (or a GracefulStop): _outcome tells which
         return self._outcome(query)
