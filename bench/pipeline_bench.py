@@ -268,20 +268,12 @@ def runtime_batches(es: Any, index: str) -> list[dict[str, Any]]:
     return sorted(docs, key=lambda d: d["batch_id"])
 
 
-def processed(es: Any, index: str) -> int:
+def field_sum(es: Any, index: str, field: str) -> int:
+    """Sum of ``field`` over the index (0 before it exists)."""
     if not es.indices.exists(index=index):
         return 0
     es.indices.refresh(index=index)
-    resp = es.search(index=index, size=0, aggs={"n": {"sum": {"field": "input_rows"}}})
-    return int(resp["aggregations"]["n"]["value"])
-
-
-def customer_events(es: Any, index: str) -> int:
-    """Events counted in the customer documents (all of them: the bench produces no bad records)."""
-    if not es.indices.exists(index=index):
-        return 0
-    es.indices.refresh(index=index)
-    resp = es.search(index=index, size=0, aggs={"n": {"sum": {"field": "total_events"}}})
+    resp = es.search(index=index, size=0, aggs={"n": {"sum": {"field": field}}})
     return int(resp["aggregations"]["n"]["value"])
 
 
@@ -298,9 +290,10 @@ def wait_processed(
     documents, which the app writes at its own pace: spark.customers.write.interval)."""
     deadline = time.monotonic() + timeout
     while True:
-        n = processed(es, index)
+        n = field_sum(es, index, "input_rows")  # rows of the batches written
         if customers is not None and n >= target:
-            n = min(n, customer_events(es, customers))
+            # Events counted in the customer documents (all of them: the bench sends no bad records).
+            n = min(n, field_sum(es, customers, "total_events"))
         if series is not None:
             series.append((time.time(), n))
         if n >= target:

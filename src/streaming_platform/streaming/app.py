@@ -11,8 +11,8 @@ reaches exactly one micro-batch) → per batch N:
 3. writer thread 1 applies every batch waiting, in order, to :class:`.state.StreamState` and
    renders the new whole documents of each touched window, once per group, and of the customers
    whose turn has come: a changed customer is written within ``spark.customers.write.interval``
-   (oldest change first, each group its share; at once when Spark waits for data or the app stops), so the
-   Elasticsearch load does not grow with the number of micro-batches;
+   (oldest change first, each group its share; all at once when Spark waits for data or the app
+   stops), so the Elasticsearch load does not grow with the number of micro-batches;
 4. writer thread 2 bulk-writes the previous group by id (:mod:`.sink`), quarantines duplicates,
    refreshes (→ searchable), saves the groups' state deltas, indexes each batch's runtime
    metrics and commits the consumer-group offsets (lag monitoring only).
