@@ -318,7 +318,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "spark.customers.write.interval",
         str,
-        "5 seconds",
+        "1 seconds",
         "Longest a changed customer waits for its document to be written again. Customers touched "
         "by micro-batches are written oldest change first, spread over this interval (each write "
         "takes its share), so Elasticsearch indexes an active customer about once per interval "

@@ -36,6 +36,7 @@ import signal
 import sys
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,7 @@ class Prepared:
     windows: dict[str, dict[str, Any]]
     pending: int  # customers still waiting to be written after this group
     behind_ms: int  # how long the longest-waiting of those has waited (0: none)
+    through: int  # every customer change of the batches up to this one is written (-1: unknown)
     snapshot: tuple[int, bytes] | None
     t_start: float
     t_state: float
@@ -226,6 +228,10 @@ class StreamApp:
         self.window_ms = duration_ms(settings["spark.window.duration"])
         self.customer_interval_ms = duration_ms(settings["spark.customers.write.interval"])
         self._customers_written_ms = int(time.time() * 1000)
+        # (batch id, when applied) of the batches whose customer changes may still wait; the
+        # last batch known to be written whole (after a restart: unknown until caught up).
+        self._applied_at: deque[tuple[int, int]] = deque()
+        self._through = -1
         self.delay_ms = duration_ms(settings["spark.watermark"])
         self.store = StateStore(self.checkpoint / "app-state")
         self.state: StreamState | None = None
@@ -359,16 +365,39 @@ class StreamApp:
             touched = len(result.delta["cust_idx"])
             applied.append(Applied(batch, valid_mask, events, result, touched, len(win)))
         if state is None:  # a flush before any batch
-            return Prepared([], {}, {}, 0, 0, None, t_start, time.time())
+            return Prepared([], {}, {}, 0, 0, -1, None, t_start, time.time())
         due = state.take_pending(self._customers_due(state, now_ms, len(batches) < len(group)))
         if applied:  # a replay then knows these customers were written (see state.py)
             applied[-1].result.delta["written"] = due
         customers = dict(state.customer_docs(due, now_ms))
-        behind = now_ms - next(iter(state.pending.values())) if state.pending else 0
+        oldest = next(iter(state.pending.values())) if state.pending else None
+        through = self._customers_through(state, [a.batch.batch_id for a in applied], now_ms, oldest)
         snapshot = self.store.snapshot_if_due(state, [a.result.delta for a in applied])
         return Prepared(
-            applied, customers, windows, len(state.pending), behind, snapshot, t_start, time.time()
+            applied,
+            customers,
+            windows,
+            len(state.pending),
+            0 if oldest is None else now_ms - oldest,
+            through,
+            snapshot,
+            t_start,
+            time.time(),
         )
+
+    def _customers_through(
+        self, state: StreamState, batch_ids: list[int], now_ms: int, oldest: int | None
+    ) -> int:
+        """The last batch all of whose customer changes are written: the one before the first
+        batch applied at or after the oldest pending change (batches remembered since that)."""
+        self._applied_at.extend((b, now_ms) for b in batch_ids)
+        if oldest is None:
+            self._applied_at.clear()
+            self._through = state.batch_id
+            return self._through
+        while self._applied_at and self._applied_at[0][1] < oldest:
+            self._through = self._applied_at.popleft()[0]
+        return self._through
 
     def _customers_due(self, state: StreamState, now_ms: int, flush: bool) -> int:
         interval = 0 if flush else self.customer_interval_ms
@@ -422,6 +451,7 @@ class StreamApp:
             "customers_written": len(customers),
             "customers_pending": last.pending,
             "customers_behind_ms": last.behind_ms,
+            "customers_through_batch": last.through,
         }
         metrics = [
             self._metrics(a, group, (a.batch.t0, a.batch.t_parse, p.t_start, p.t_state, visible))
