@@ -52,7 +52,8 @@ from streaming_platform import clients, config, es_indices, topics
 from streaming_platform.producer import EventGenerator
 from streaming_platform.progress import say
 from streaming_platform.runtime.process import tree_rss_bytes
-from streaming_platform.streaming.app import app_checkpoint, submit_command, submit_env
+from streaming_platform.streaming import stop_file
+from streaming_platform.streaming.app import submit_command, submit_env
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -308,10 +309,8 @@ def wait_processed(
 
 def batch_spans(batch: dict[str, Any], first: np.ndarray, last: np.ndarray) -> Iterator[tuple[int, int, int]]:
     """(partition, lo, hi) of the batch's offsets with first[p] <= offset < last[p]."""
-    for r in batch["offset_ranges"]:  # "topic/partition:from-to"
-        part, span = r.rsplit("/", 1)[1].split(":")
-        p = int(part)
-        lo, hi = (int(x) for x in span.split("-"))
+    for text in batch["offset_ranges"]:
+        _, p, lo, hi = es_indices.parse_offset_range(text)
         lo, hi = max(lo, first[p]), min(hi, last[p] - 1)
         if lo <= hi:
             yield p, lo, hi
@@ -354,7 +353,7 @@ def end_offsets(settings: config.Settings, topic: str, partitions: int) -> np.nd
 
 
 def start_app(settings: config.Settings, log: Path) -> subprocess.Popen:
-    (app_checkpoint(settings) / "STOP").unlink(missing_ok=True)
+    stop_file(settings).unlink(missing_ok=True)
     return subprocess.Popen(
         submit_command(settings),
         env={**os.environ, **submit_env(settings)},
@@ -366,8 +365,8 @@ def start_app(settings: config.Settings, log: Path) -> subprocess.Popen:
 
 def stop_app(settings: config.Settings, proc: subprocess.Popen) -> None:
     """Graceful stop through the stop file (the batch in flight finishes)."""
-    app_checkpoint(settings).mkdir(parents=True, exist_ok=True)
-    (app_checkpoint(settings) / "STOP").touch()
+    stop_file(settings).parent.mkdir(parents=True, exist_ok=True)
+    stop_file(settings).touch()
     try:
         proc.wait(120)
     except subprocess.TimeoutExpired:

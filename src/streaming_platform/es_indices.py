@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,7 +109,7 @@ RUNTIME_PROPERTIES: dict[str, Any] = {
     "event_time_lag_ms": LONG,
     "watermark": DATE,
     "offsets_processed": LONG,
-    "offset_ranges": KEYWORD,  # "topic/partition:from-to" per partition
+    "offset_ranges": KEYWORD,  # "topic/partition:from-to" per partition (format_offset_range)
     "customers_touched": LONG,  # customers the batch changed
     "aggregates_written": LONG,
     # Of the write group the batch was written in:
@@ -122,6 +123,22 @@ RUNTIME_PROPERTIES: dict[str, Any] = {
     "write_ms": LONG,
     "reasons": {"type": "object", "dynamic": True},  # reason code -> count (bounded set of codes)
 }
+
+
+_OFFSET_RANGE = re.compile(r"^(?P<topic>.+)/(?P<partition>\d+):(?P<first>-?\d+)-(?P<last>-?\d+)$")
+
+
+def format_offset_range(topic: str, partition: int, first: int, last: int) -> str:
+    """One entry of a runtime-metrics document's ``offset_ranges``: ``"topic/partition:first-last"``."""
+    return f"{topic}/{partition}:{first}-{last}"
+
+
+def parse_offset_range(text: str) -> tuple[str, int, int, int] | None:
+    """``"topic/partition:first-last"`` → (topic, partition, first, last); None if malformed."""
+    m = _OFFSET_RANGE.match(text)
+    if m is None:
+        return None
+    return m["topic"], int(m["partition"]), int(m["first"]), int(m["last"])
 
 
 def _template(index: str, properties: dict[str, Any], doc: str) -> dict[str, Any]:

@@ -28,8 +28,9 @@ from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import OffsetSpec
 
 from streaming_platform.config import Settings
+from streaming_platform.es_indices import parse_offset_range
+from streaming_platform.streaming import APP_NAME
 
-APP_NAME = "customer-events-stream"  # streaming.app.APP_NAME, without importing pyspark-side code
 KAFKA_TIMEOUT_S = 10.0
 RECENT_BATCHES = 200  # runtime docs scanned for the newest processed offsets
 UI_PORT_TRIES = 4  # Spark moves the UI to the next port when the configured one is taken
@@ -86,10 +87,10 @@ def processed_offsets(es: Any, settings: Settings, topic: str) -> dict[int, int]
     out: dict[int, int] = {}
     for hit in resp.get("hits", {}).get("hits", []):
         for text in hit["_source"].get("offset_ranges") or []:
-            where, _, span = text.rpartition(":")
-            t, _, part = where.rpartition("/")
-            if t == topic:
-                out[int(part)] = max(out.get(int(part), 0), int(span.rpartition("-")[2]) + 1)
+            parsed = parse_offset_range(text)
+            if parsed is not None and parsed[0] == topic:
+                _, part, _, last = parsed
+                out[part] = max(out.get(part, 0), last + 1)
     return out
 
 

@@ -30,6 +30,7 @@ import pandas as pd
 
 from streaming_platform import config
 from streaming_platform.config import REPO_ROOT, Settings
+from streaming_platform.es_indices import parse_offset_range
 
 SUITES_DIR = REPO_ROOT / "expectations"
 SUITES = ("aggregates", "customers", "quarantine", "reconciliation")
@@ -190,13 +191,12 @@ def _produced(
     spans: dict[int, tuple[int, int]] = {}
     for ranges in frame.get("offset_ranges", pd.Series(dtype=object)):
         for text in ranges if isinstance(ranges, list) else []:
-            where, _, span = text.rpartition(":")
-            t, _, part = where.rpartition("/")
-            if t != topic:
+            parsed = parse_offset_range(text)
+            if parsed is None or parsed[0] != topic:
                 continue
-            lo, hi = (int(x) for x in span.split("-"))
-            old = spans.get(int(part), (lo, hi))
-            spans[int(part)] = (min(old[0], lo), max(old[1], hi))
+            _, part, lo, hi = parsed
+            old = spans.get(part, (lo, hi))
+            spans[part] = (min(old[0], lo), max(old[1], hi))
     return sum(hi - lo + 1 for lo, hi in spans.values()), spans
 
 

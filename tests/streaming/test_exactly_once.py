@@ -20,7 +20,8 @@ from stream_harness import Stream, kill
 
 from streaming_platform import clients
 from streaming_platform.producer import BAD_KINDS, EventGenerator
-from streaming_platform.streaming.app import app_checkpoint, duration_ms
+from streaming_platform.streaming import app_checkpoint, stop_file
+from streaming_platform.streaming.app import duration_ms
 
 pytestmark = pytest.mark.integration
 
@@ -172,7 +173,7 @@ def test_stop_file_stops_between_batches_and_loses_nothing(stream: Stream) -> No
     ):
         assert proc.poll() is None and time.monotonic() < deadline, stream.log_tail("stopped")
         time.sleep(0.2)
-    (app_checkpoint(stream.settings) / "STOP").touch()
+    stop_file(stream.settings).touch()
     assert stream.wait(proc, 120, name="stopped") == 0, stream.log_tail("stopped")
     assert "stopped after" in stream.log_tail("stopped", 400)
     rest = stream.app("--available-now", name="rest", **small)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from streaming_platform import config
-from streaming_platform.es_indices import mappings, templates
+from streaming_platform.es_indices import format_offset_range, mappings, parse_offset_range, templates
 from streaming_platform.streaming.sink import quarantine_doc
 from streaming_platform.streaming.state import customer_doc, window_doc
 
@@ -31,3 +31,12 @@ def test_every_template_is_strict_single_shard_and_versioned() -> None:
         assert body["template"]["mappings"]["dynamic"] == "strict"
         assert body["template"]["settings"]["number_of_replicas"] == 0
         assert len(body["_meta"]["version_hash"]) == 16
+
+
+def test_offset_ranges_read_back_as_written() -> None:
+    text = format_offset_range("customer-events", 2, 1_000, 1_999)
+    assert text == "customer-events/2:1000-1999"
+    assert parse_offset_range(text) == ("customer-events", 2, 1_000, 1_999)
+    assert parse_offset_range("a.b-c_d/0:-1--1") == ("a.b-c_d", 0, -1, -1)  # Kafka's "no offset"
+    for bad in ("", "customer-events", "customer-events/x:1-2", "customer-events/1:1", "/1:1-2"):
+        assert parse_offset_range(bad) is None, bad

@@ -8,7 +8,6 @@ Field names of the Spark app's runtime-metrics documents are looked up tolerantl
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
@@ -16,6 +15,7 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 from elasticsearch import Elasticsearch
 
 from streaming_platform.config import Settings
+from streaming_platform.es_indices import parse_offset_range
 from streaming_platform.runtime.process import Paths, read_pid
 
 # role -> field of the runtime-metrics index. The app owns that schema (es_indices.RUNTIME_PROPERTIES,
@@ -36,9 +36,6 @@ RUNTIME_FIELDS: dict[str, str] = {
     "customers_behind_ms": "customers_behind_ms",
     "end_offsets": "offset_ranges",
 }
-
-
-_RANGE = re.compile(r"^(?P<topic>.+)/(?P<partition>\d+):(?P<from>-?\d+)-(?P<to>-?\d+)$")
 
 
 def pick(doc: dict[str, Any], role: str) -> Any:
@@ -65,11 +62,11 @@ def offsets_total(value: Any, topic: str) -> int | None:
 
 def _ranges_total(ranges: list[str], topic: str) -> int | None:
     """Sum of the ``to`` offsets of ``["topic/partition:from-to", ...]`` (es_indices' offset_ranges)."""
-    ends: dict[str, int] = {}
+    ends: dict[int, int] = {}
     for text in ranges:
-        m = _RANGE.match(text)
-        if m and m.group("topic") == topic:
-            ends[m.group("partition")] = int(m.group("to"))
+        parsed = parse_offset_range(text)
+        if parsed is not None and parsed[0] == topic:
+            ends[parsed[1]] = parsed[3]
     return sum(ends.values()) if ends else None
 
 

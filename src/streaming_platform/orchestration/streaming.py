@@ -17,12 +17,10 @@ from typing import Any
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
-from streaming_platform import config, health
+from streaming_platform import config, health, streaming
 from streaming_platform.connections import SPARK_CONN_ID
 from streaming_platform.progress import say
-
-ENTRY_POINT = config.REPO_ROOT / "spark_apps" / "customer_events_stream.py"
-APP_NAME = health.APP_NAME
+from streaming_platform.streaming import APP_NAME, ENTRY_POINT
 
 
 class StreamingAppSubmitOperator(SparkSubmitOperator):
@@ -55,9 +53,7 @@ class StreamingAppSubmitOperator(SparkSubmitOperator):
 
 
 def stop_file(settings: config.Settings | None = None) -> Path:
-    from streaming_platform.streaming.app import app_checkpoint
-
-    return app_checkpoint(settings or config.load()) / "STOP"
+    return streaming.stop_file(settings or config.load())
 
 
 def request_stop() -> str:

@@ -10,4 +10,25 @@ Layout (each module small and testable on its own):
 - :mod:`.sink`    — Elasticsearch bulk writes with retries/backoff; whole documents by id.
 - :mod:`.app`     — the query: Kafka source → ``foreachBatch`` → state → writes → runtime metrics;
   bounded (availableNow) and graceful-stop modes; the spark-submit configuration.
+
+What the app's launchers and monitors need, kept here so they do not import pyspark:
 """
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streaming_platform.config import REPO_ROOT, Settings
+
+APP_NAME = "customer-events-stream"  # Spark app name: what Airflow, health checks and the UI look for
+ENTRY_POINT = REPO_ROOT / "spark_apps" / "customer_events_stream.py"
+
+
+def app_checkpoint(settings: Settings) -> Path:
+    """The app's checkpoint folder (Spark's offsets and commits, the app's state)."""
+    return settings.checkpoint_dir / APP_NAME
+
+
+def stop_file(settings: Settings) -> Path:
+    """Touching it makes the running app finish the micro-batch in flight and exit 0."""
+    return app_checkpoint(settings) / "STOP"

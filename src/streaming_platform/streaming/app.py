@@ -50,7 +50,9 @@ from pyspark.errors import StreamingQueryException
 from streaming_platform import config
 from streaming_platform.clients import kafka_consumer
 from streaming_platform.config import REPO_ROOT, Settings
+from streaming_platform.es_indices import format_offset_range
 from streaming_platform.progress import say
+from streaming_platform.streaming import APP_NAME, ENTRY_POINT, app_checkpoint, stop_file
 from streaming_platform.streaming.parse import (
     PAYLOAD_DDL,
     SOURCE_COLUMNS,
@@ -70,8 +72,6 @@ from streaming_platform.streaming.state import BatchResult, Events, StateStore, 
 from streaming_platform.streaming.writer_queue import WriterQueue
 from streaming_platform.validation import DUPLICATE_EVENT_ID, Limits
 
-APP_NAME = "customer-events-stream"
-ENTRY_POINT = REPO_ROOT / "spark_apps" / "customer_events_stream.py"
 STOP_MESSAGE = "GracefulStop"
 
 
@@ -124,10 +124,6 @@ class GracefulStop(RuntimeError):
 def duration_ms(text: str) -> int:
     """``"1 minute"`` → 60000."""
     return 1000 * config.duration_seconds(text)
-
-
-def app_checkpoint(settings: Settings) -> Path:
-    return settings.checkpoint_dir / APP_NAME
 
 
 def spark_jars() -> list[Path]:
@@ -235,7 +231,7 @@ class StreamApp:
         self.delay_ms = duration_ms(settings["spark.watermark"])
         self.store = StateStore(self.checkpoint / "app-state")
         self.state: StreamState | None = None
-        self.stop_file = self.checkpoint / "STOP"
+        self.stop_file = stop_file(settings) if checkpoint is None else checkpoint / "STOP"
         self._lock = threading.Lock()
         self._stopping = False
         self._busy = False
@@ -514,7 +510,7 @@ class StreamApp:
             reasons[DUPLICATE_EVENT_ID] = reasons.get(DUPLICATE_EVENT_ID, 0) + len(result.duplicates)
         lat = int(visible * 1000) - accepted.kafka_ms
         p50, p95, pmax = _percentiles(lat)
-        ranges = [f"{self.topic}/{p}:{lo}-{hi}" for p, (lo, hi) in offset_ranges(table).items()]
+        ranges = [format_offset_range(self.topic, p, lo, hi) for p, (lo, hi) in offset_ranges(table).items()]
         duration = visible - t0
         doc = {
             "batch_id": batch_id,
