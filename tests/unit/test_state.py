@@ -95,7 +95,7 @@ def test_state_matches_reference(seed: int, parts: int) -> None:
 def test_recovery_replays_to_the_same_result(tmp_path: Path) -> None:
     records = make_records(3000, 7)
     batches = split(records, 12, 7)
-    store = StateStore(tmp_path / "state", snapshot_every=4)
+    store = StateStore(tmp_path / "state", snapshot_every=4, snapshot_ratio=0)
     state = StreamState(WINDOW, DELAY)
     first = {"customers": {}, "windows": {}, "dups": 0, "late": 0}
     for i, batch in enumerate(batches[:8]):
@@ -197,3 +197,28 @@ def test_replay_restores_which_customers_still_wait(tmp_path: Path) -> None:
     assert 0 < len(state.pending) < len(state.cust_ids)
     restored = store.load(len(batches) - 1, WINDOW, DELAY)
     assert list(restored.pending.items()) == list(state.pending.items())
+
+
+def test_snapshots_cost_about_as_much_as_the_deltas(tmp_path: Path) -> None:
+    """A snapshot needs `snapshot_every` batches since the last one *and* deltas weighing as much as
+    it: a big state (many dedup ids) is not rewritten every few small batches."""
+    records = make_records(4000, 5, bad=0)
+    batches = [records[:3000], *split(records[3000:], 50, 5)]  # a big state, then small batches
+    store = StateStore(tmp_path, snapshot_every=3)
+    state = StreamState(WINDOW, DELAY)
+    made, weighed = [], 0
+    for i, batch in enumerate(batches):
+        result = state.apply(i, to_events(batch))
+        snap = store.snapshot_if_due(state, [result.delta])
+        store.save_prepared([result.delta], snap)
+        if snap is not None:
+            made.append(i)
+            size, weighed = len(snap[1]), 0
+        elif made:
+            weighed += (tmp_path / f"delta-{i}.pkl").stat().st_size
+            assert weighed < 2 * size  # never far more deltas than a snapshot's weight
+    assert made[0] == 2  # the first: `snapshot_every` batches in (nothing to weigh yet)
+    assert 2 <= len(made) <= 8, made  # then spaced by weight, not every 3 batches (17 would be)
+    restored = StateStore(tmp_path).load(len(batches) - 1, WINDOW, DELAY)  # a restart reads them
+    assert list(restored.pending.items()) == list(state.pending.items())
+    assert (restored.cust_rows == state.cust_rows).all()
