@@ -328,16 +328,17 @@ def latencies(
 def customer_latencies(
     batches: list[dict[str, Any]], ts: np.ndarray, first: np.ndarray, last: np.ndarray
 ) -> np.ndarray:
-    """Per-event produce → customer document searchable latency (ms): the time of the first batch
-    document whose ``customers_through_batch`` covers the event's batch (all customer changes of
-    that batch written). Events of the last batches, whose customers were written once the stream
-    caught up (no batch document follows), are left out."""
+    """Per-event produce → customer document searchable latency (ms): ``customers_timestamp`` of
+    the first batch document whose ``customers_through_batch`` covers the event's batch (all
+    customer changes of that batch written and refreshed). Events of the last batches, whose
+    customers were written once the stream caught up (no batch document follows), are left out."""
     through = np.maximum.accumulate([b.get("customers_through_batch", -1) for b in batches])
     out = []
     for b in batches:
         i = int(np.searchsorted(through, b["batch_id"]))  # first document covering b
         if i < len(batches):
-            out += [batches[i]["timestamp"] - ts[p, lo : hi + 1] for p, lo, hi in batch_spans(b, first, last)]
+            seen = batches[i]["customers_timestamp"]
+            out += [seen - ts[p, lo : hi + 1] for p, lo, hi in batch_spans(b, first, last)]
     return np.concatenate(out) if out else np.empty(0, np.int64)
 
 

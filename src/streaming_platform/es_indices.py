@@ -118,6 +118,7 @@ RUNTIME_PROPERTIES: dict[str, Any] = {
     "customers_pending": LONG,  # changed customers still waiting to be written
     "customers_behind_ms": LONG,  # how long the longest-waiting of those has waited
     "customers_through_batch": LONG,  # every customer change of batches ≤ this id is written
+    "customers_timestamp": DATE,  # when the customer documents of the group became searchable
     "parse_ms": LONG,
     "state_ms": LONG,
     "write_ms": LONG,
