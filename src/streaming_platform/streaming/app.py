@@ -13,9 +13,10 @@ reaches exactly one micro-batch) → per batch N:
    whose turn has come: a changed customer is written within ``spark.customers.write.interval``
    (oldest change first, each group its share; all at once when Spark waits for data or the app
    stops), so the Elasticsearch load does not grow with the number of micro-batches;
-4. writer thread 2 bulk-writes the previous group by id (:mod:`.sink`), quarantines duplicates,
-   refreshes (→ searchable), saves the groups' state deltas, indexes each batch's runtime
-   metrics and commits the consumer-group offsets (lag monitoring only).
+4. writer thread 2 bulk-writes the previous group by id (:mod:`.sink`): the windows,
+   duplicates quarantined, refresh (→ the batches' aggregates searchable), then the customers
+   due, refresh; saves the groups' state deltas, indexes each batch's runtime metrics and
+   commits the consumer-group offsets (lag monitoring only).
 
 A failed write stops the app (the next batch fails). On (re)start, a batch Spark committed whose
 delta was never saved is read again from its saved offsets and written again (same ids): no
