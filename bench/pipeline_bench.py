@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -430,7 +431,6 @@ def run_pipeline(settings: config.Settings, args: argparse.Namespace, log: Path)
 
     return {
         "sustained_eps": sustained,
-        "customer_interval": settings["spark.customers.write.interval"],
         "catch_up_eps": catch_up,
         "producer_eps_during_run": prod_rate,
         "half_rate_eps": half,
@@ -541,6 +541,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     run = f"bench-{time.strftime('%m%d%H%M%S')}"
+    checkpoints = Path(os.environ.get("PLATFORM_HOME", "/tmp")) / "bench" / run
     os.environ.update(
         {
             "PLATFORM_KAFKA_TOPIC_EVENTS": f"{run}-a",
@@ -550,9 +551,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"PLATFORM_ES_INDEX_{k.upper()}": f"{run}-{k}"
                 for k in ("aggregates", "customers", "quarantine", "runtime")
             },
-            "PLATFORM_SPARK_CHECKPOINT_DIR": str(
-                Path(os.environ.get("PLATFORM_HOME", "/tmp")) / "bench" / run
-            ),
+            "PLATFORM_SPARK_CHECKPOINT_DIR": str(checkpoints),
         }
     )
     for opt, value in (
@@ -621,6 +620,7 @@ def main(argv: list[str] | None = None) -> int:
         es.options(ignore_status=404).indices.delete(
             index=",".join(f"{run}-{k}" for k in ("aggregates", "customers", "quarantine", "runtime"))
         )
+        shutil.rmtree(checkpoints, ignore_errors=True)  # the app's state: ~200 MB a run
     report(result, args)
     png = RESULTS / f"{run}.png"
     plot(result, png)
@@ -662,7 +662,7 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> None:
         print(
             f"  same, to the customer document        p50 {cl['p50']:,.0f}  p95 {cl['p95']:,.0f}  "
             f"p99 {cl['p99']:,.0f} ms ({pl['customer_latency_coverage']:.0%} of the events; "
-            f"spark.customers.write.interval {pl['customer_interval']})"
+            f"spark.customers.write.interval {result['app_settings']['spark.customers.write.interval']})"
         )
     tl = pl["latency_ms_during_throughput_run"]
     if tl:

@@ -82,6 +82,7 @@ class Parsed:
 
     batch_id: int
     table: pa.Table
+    ranges: dict[int, tuple[int, int]]  # partition → (first, last) offset read (offset_ranges)
     t0: float  # the batch started
     t_parse: float  # parsed and collected to the driver
 
@@ -272,7 +273,7 @@ class StreamApp:
                 raise RuntimeError(f"batch {missing}: neither its state nor its offsets in {self.store.root}")
             say(f"  batch {missing} was committed by Spark but not written: reading it again ({ranges})")
             now = time.time()
-            lost.append(Parsed(missing, self._reread(missing, ranges), now, now))
+            lost.append(Parsed(missing, self._reread(missing, ranges), ranges, now, now))
         if lost:
             self._publish([self._prepare(lost)])
         self.store.discard_after(batch_id - 1)
@@ -318,8 +319,9 @@ class StreamApp:
             task = ParseTask(self.topic, batch_id, self.limits, self.sink)
             payloads = df.selectExpr(*SOURCE_COLUMNS).mapInArrow(task, PAYLOAD_DDL).toArrow()
         table = from_payloads(payloads)
-        self.store.save_ranges(batch_id, offset_ranges(table))
-        self._writer.put(Parsed(batch_id, table, t0, time.time()))
+        ranges = offset_ranges(table)
+        self.store.save_ranges(batch_id, ranges)
+        self._writer.put(Parsed(batch_id, table, ranges, t0, time.time()))
 
     def drain(self) -> None:
         """Write every batch handed to the writer and every pending customer; re-raise its error."""
@@ -459,9 +461,7 @@ class StreamApp:
         ]
         bulk_write(self.es, ndjson(self.settings["es.index.runtime"], metrics), self.sink)
         if self.source == "spark-kafka":  # the Python source commits them itself (commit())
-            self._commit_group(
-                pa.concat_tables([a.batch.table.select(["partition", "offset"]) for a in applied])
-            )
+            self._commit_group([a.batch.ranges for a in applied])
         self.batches += len(applied)
 
     def _refresh(self, indices: list[str]) -> None:
@@ -517,7 +517,7 @@ class StreamApp:
             reasons[DUPLICATE_EVENT_ID] = reasons.get(DUPLICATE_EVENT_ID, 0) + len(result.duplicates)
         lat = int(visible * 1000) - accepted.kafka_ms
         p50, p95, pmax = _percentiles(lat)
-        ranges = [format_offset_range(self.topic, p, lo, hi) for p, (lo, hi) in offset_ranges(table).items()]
+        ranges = [format_offset_range(self.topic, p, lo, hi) for p, (lo, hi) in a.batch.ranges.items()]
         duration = visible - t0
         doc = {
             "batch_id": batch_id,
@@ -565,21 +565,19 @@ class StreamApp:
                 return "unknown"
         return self._query_id
 
-    def _commit_group(self, table: pa.Table) -> None:
+    def _commit_group(self, batch_ranges: list[dict[int, tuple[int, int]]]) -> None:
         """Commit processed offsets under ``kafka.consumer.group`` so lag can be monitored."""
-        if not table.num_rows:
+        last: dict[int, int] = {}
+        for ranges in batch_ranges:
+            for p, (_, hi) in ranges.items():
+                last[p] = max(last.get(p, hi), hi)
+        if not last:
             return
         from confluent_kafka import KafkaException, TopicPartition
 
         if self._group is None:
             self._group = kafka_consumer(self.settings, self.settings["kafka.consumer.group"])
-        agg = table.group_by("partition").aggregate([("offset", "max")])
-        offsets = [
-            TopicPartition(self.topic, p, o + 1)
-            for p, o in zip(
-                agg.column("partition").to_pylist(), agg.column("offset_max").to_pylist(), strict=True
-            )
-        ]
+        offsets = [TopicPartition(self.topic, p, o + 1) for p, o in last.items()]
         try:
             self._group.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:  # monitoring only: never fail a batch for it
