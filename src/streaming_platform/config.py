@@ -53,8 +53,8 @@ def _non_empty(value: str) -> None:
 
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 _INDEX = re.compile(r"^[a-z0-9][a-z0-9._-]{0,254}$")
-_DURATION = re.compile(r"^(\d+) (second|minute|hour)s?$")
-_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600}
+_DURATION = re.compile(r"^(\d+) (millisecond|second|minute|hour)s?$")
+_UNIT_MS = {"millisecond": 1, "second": 1000, "minute": 60_000, "hour": 3_600_000}
 _HEAP = re.compile(r"^\d+[mg]$")
 
 
@@ -70,15 +70,21 @@ def _index(value: str) -> None:
 
 def _duration(value: str) -> None:
     if not _DURATION.match(value):
-        raise ValueError("must look like '30 seconds', '1 minute' or '2 hours'")
+        raise ValueError("must look like '500 milliseconds', '30 seconds', '1 minute' or '2 hours'")
 
 
-def duration_seconds(text: str) -> int:
-    """``"1 minute"`` → 60: the format of the duration options (``spark.trigger.interval`` …)."""
+def duration_ms(text: str) -> int:
+    """``"1 minute"`` → 60000: the format of the duration options (``spark.trigger.interval`` …),
+    which Spark's own interval parser reads too."""
     m = _DURATION.match(text.strip())
     if not m:
         raise ValueError(f"not a duration: {text!r}")
-    return int(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+    return int(m.group(1)) * _UNIT_MS[m.group(2)]
+
+
+def duration_seconds(text: str) -> float:
+    """``"1 minute"`` → 60.0."""
+    return duration_ms(text) / 1000
 
 
 def _heap(value: str) -> None:

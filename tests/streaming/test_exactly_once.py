@@ -18,10 +18,9 @@ from confluent_kafka import Consumer, TopicPartition
 from elasticsearch import helpers
 from stream_harness import Stream, kill
 
-from streaming_platform import clients
+from streaming_platform import clients, config
 from streaming_platform.producer import BAD_KINDS, EventGenerator
 from streaming_platform.streaming import app_checkpoint, stop_file
-from streaming_platform.streaming.app import duration_ms
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +52,9 @@ def produce_known(stream: Stream, n: int, seed: int, bad_fraction: float = 0.05)
 
 def expected(stream: Stream, records: list[ref.KafkaRecord]) -> ref.Expected:
     s = stream.settings
-    return ref.compute([records], duration_ms(s["spark.window.duration"]), duration_ms(s["spark.watermark"]))
+    return ref.compute(
+        [records], config.duration_ms(s["spark.window.duration"]), config.duration_ms(s["spark.watermark"])
+    )
 
 
 def all_docs(stream: Stream, key: str) -> dict[str, dict[str, Any]]:

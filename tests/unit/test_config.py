@@ -71,7 +71,9 @@ def test_client_addresses_follow_moved_ports_unless_set():
     assert s["kafka.bootstrap.servers"] == "broker:9092"
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("0 seconds", 0), ("1 minute", 60), ("2 hours", 7200)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("0 seconds", 0), ("1 minute", 60), ("2 hours", 7200), ("500 milliseconds", 0.5)]
+)
 def test_duration_seconds(text, seconds):
     assert config.duration_seconds(text) == seconds
 

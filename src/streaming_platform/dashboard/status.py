@@ -81,7 +81,7 @@ class Series:
 def duration_seconds(text: str) -> float:
     """'2 seconds' -> 2.0; 0.0 for anything else (a status card never fails on a setting)."""
     try:
-        return float(config.duration_seconds(text))
+        return config.duration_seconds(text)
     except ValueError:
         return 0.0
 

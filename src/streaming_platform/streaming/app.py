@@ -123,11 +123,6 @@ class GracefulStop(RuntimeError):
 # ---------------------------------------------------------------------------- configuration
 
 
-def duration_ms(text: str) -> int:
-    """``"1 minute"`` → 60000."""
-    return 1000 * config.duration_seconds(text)
-
-
 def spark_jars() -> list[Path]:
     lib = REPO_ROOT / "jvm" / "spark" / "target" / "lib"
     jars = sorted(lib.glob("*.jar"))
@@ -223,14 +218,14 @@ class StreamApp:
         self.limits = Limits.from_settings(settings)
         self.sink = sink_config(settings)
         self.es = self.sink.es()
-        self.window_ms = duration_ms(settings["spark.window.duration"])
-        self.customer_interval_ms = duration_ms(settings["spark.customers.write.interval"])
+        self.window_ms = config.duration_ms(settings["spark.window.duration"])
+        self.customer_interval_ms = config.duration_ms(settings["spark.customers.write.interval"])
         self._customers_written_ms = int(time.time() * 1000)
         # (batch id, when applied) of the batches whose customer changes may still wait; the
         # last batch known to be written whole (after a restart: unknown until caught up).
         self._applied_at: deque[tuple[int, int]] = deque()
         self._through = -1
-        self.delay_ms = duration_ms(settings["spark.watermark"])
+        self.delay_ms = config.duration_ms(settings["spark.watermark"])
         self.store = StateStore(self.checkpoint / "app-state")
         self.state: StreamState | None = None
         self.stop_file = stop_file(settings) if checkpoint is None else checkpoint / "STOP"
