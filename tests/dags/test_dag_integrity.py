@@ -9,6 +9,8 @@ An empty ``dags/`` fails instead of passing vacuously.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,3 +51,20 @@ def test_dag_ids_are_unique(airflow_db: Path) -> None:
         for dag_id in _load(path).dags:
             assert dag_id not in seen, f"DAG id {dag_id!r} in both {seen[dag_id]} and {path.name}"
             seen[dag_id] = path.name
+
+
+# Imported by tasks when they run, never by a DAG file: the DAG processor re-parses every file
+# every 30 s, and each of these takes seconds to import.
+HEAVY_MODULES = ("great_expectations", "pyspark")
+
+
+@pytest.mark.parametrize("path", DAG_FILES or [NO_DAG_FILES], ids=lambda p: p.name if p else None)
+def test_dag_file_leaves_heavy_imports_to_its_tasks(path: Path | None) -> None:
+    assert path is not None, f"no DAG file (*.py) in {DAGS_FOLDER}"
+    code = (
+        "import runpy, sys; runpy.run_path(sys.argv[1]); "
+        f"print('HEAVY:' + ','.join(m for m in {HEAVY_MODULES!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+    heavy = [line for line in out.stdout.splitlines() if line.startswith("HEAVY:")][-1][len("HEAVY:") :]
+    assert heavy == "", f"{path.name} imports {heavy} at parse time"

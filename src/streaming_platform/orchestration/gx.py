@@ -1,10 +1,13 @@
 """``PlatformGXValidateOperator``: the GX provider's ``GXValidateDataFrameOperator`` for our indices.
 
-The provider's operator is kept for what it does well (pandas data source + whole-dataframe batch
-definition per task, ``run_validation_definition``). Three things differ, each for a reason:
+The provider's operator is used for what it does well (pandas data source + whole-dataframe batch
+definition per task, ``run_validation_definition``), built when the task **runs**. Four things
+differ, each for a reason:
 
-* the frame is read from Elasticsearch when the task **runs** — the provider calls
-  ``configure_dataframe`` in ``__init__``, i.e. at every DAG parse;
+* the DAG file stays light: importing the provider imports Great Expectations (~3 s), and the
+  DAG processor re-parses every DAG file every 30 s — so nothing of GX is imported at parse time;
+* the frame is read from Elasticsearch when the task runs (the provider calls
+  ``configure_dataframe`` in ``__init__``);
 * the GX context is file-backed at ``$PLATFORM_HOME/gx`` (the provider offers ephemeral or cloud),
   so results accumulate and Data Docs are built to ``$PLATFORM_HOME/gx/data_docs``;
 * the task fails only when a **critical** expectation fails (``meta.critical``) and names each one;
@@ -15,8 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from great_expectations_provider.common.gx_context_actions import run_validation_definition
-from great_expectations_provider.operators.validate_dataframe import GXValidateDataFrameOperator
+from airflow.sdk import BaseOperator
 
 from streaming_platform import config, quality
 
@@ -25,23 +27,14 @@ class CriticalExpectationsFailed(RuntimeError):
     """A critical expectation failed; the message lists each with what was observed."""
 
 
-def _no_frame() -> None:
-    return None  # frames are read in execute(), never at DAG parse time
-
-
-class PlatformGXValidateOperator(GXValidateDataFrameOperator):
+class PlatformGXValidateOperator(BaseOperator):
     """Validate one Elasticsearch index (as a pandas frame) against ``expectations/<suite>.json``."""
 
     def __init__(self, *, suite: str, **kwargs: Any) -> None:
         if suite not in quality.FRAMES:
             raise ValueError(f"unknown suite {suite!r}; known: {', '.join(quality.FRAMES)}")
         kwargs.setdefault("task_id", f"validate_{suite}")
-        super().__init__(
-            configure_dataframe=_no_frame,
-            configure_expectations=self._suite,
-            result_format="SUMMARY",
-            **kwargs,
-        )
+        super().__init__(**kwargs)
         self.suite = suite
 
     def _suite(self, gx_context: Any) -> Any:
@@ -49,29 +42,35 @@ class PlatformGXValidateOperator(GXValidateDataFrameOperator):
         return gx_context.suites.add_or_update(quality.build_suite(self.suite))
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from great_expectations_provider.common.gx_context_actions import run_validation_definition
+        from great_expectations_provider.operators.validate_dataframe import GXValidateDataFrameOperator
+
         from streaming_platform.orchestration.hooks import es_client
 
         settings = config.load()
         es = es_client()
-        self.dataframe = quality.FRAMES[self.suite](es, settings)
+        frame = quality.FRAMES[self.suite](es, settings)
         self.log.info(
-            "validating %d rows of %s against expectations/%s.json",
-            len(self.dataframe),
-            self.suite,
-            self.suite,
+            "validating %d rows of %s against expectations/%s.json", len(frame), self.suite, self.suite
+        )
+        provider = GXValidateDataFrameOperator(
+            task_id=self.task_id,
+            configure_dataframe=lambda: frame,
+            configure_expectations=self._suite,
+            result_format="SUMMARY",
         )
         gx_context = quality.file_context(settings)
         result = run_validation_definition(
             task_id=self.task_id,
-            expect=self.configure_expectations(gx_context),
-            batch_definition=self._get_pandas_batch_definition(gx_context),
-            result_format=self.result_format,
-            batch_parameters={"dataframe": self.dataframe},
+            expect=provider.configure_expectations(gx_context),
+            batch_definition=provider._get_pandas_batch_definition(gx_context),
+            result_format=provider.result_format,
+            batch_parameters={"dataframe": frame},
             gx_context=gx_context,
         )
         docs = gx_context.build_data_docs(site_names=[quality.SITE_NAME])
         docs_url = docs.get(quality.SITE_NAME, "")
-        outcome = quality.summarize(self.suite, result, len(self.dataframe))
+        outcome = quality.summarize(self.suite, result, len(frame))
         run_id = context["run_id"] if context and "run_id" in context else "manual"
         doc_id = quality.index_outcome(es, settings, outcome, str(run_id), docs_url)
         self._log_outcome(outcome, docs_url, doc_id, settings)
