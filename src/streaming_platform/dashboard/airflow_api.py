@@ -30,6 +30,8 @@ class AirflowClient:
         self.base = settings["airflow.url"].rstrip("/")
         self.timeout_s = timeout_s
         self._token: tuple[str, float] | None = None
+        # One connection pool for every call (the monitor polls Airflow every few seconds).
+        self._client: httpx.AsyncClient | None = None
 
     def run_url(self, dag_id: str, run_id: str | None = None) -> str:
         url = f"{self.base}/dags/{quote(dag_id)}"
@@ -82,14 +84,22 @@ class AirflowClient:
         return dict(resp.json())
 
     async def _send(self, call: Any) -> httpx.Response:
-        """``await call(client)`` with a fresh client; no answer becomes an AirflowError in words."""
+        """``await call(client)``; no answer becomes an AirflowError in words."""
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.timeout_s)
         try:
-            async with httpx.AsyncClient(timeout=self.timeout_s) as client:
-                return await call(client)
+            return await call(self._client)
         except httpx.HTTPError as exc:
+            await self.aclose()  # the next call starts from fresh connections
             raise AirflowError(
                 f"Airflow at {self.base} unreachable: {exc.__class__.__name__} {exc}"
             ) from None
+
+    async def aclose(self) -> None:
+        """Close the connections (the dashboard's shutdown; a later call opens new ones)."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
 
     async def latest_run(self, dag_id: str) -> dict[str, Any] | None:
         path = f"/api/v2/dags/{quote(dag_id)}/dagRuns?order_by=-run_after&limit=1"

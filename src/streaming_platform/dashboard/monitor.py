@@ -167,6 +167,7 @@ class Monitor:
                 await task
         if self._consumer is not None:
             self._consumer.close()
+        await self.airflow.aclose()
 
     # ------------------------------------------------------------------ history
 
