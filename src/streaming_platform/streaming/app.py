@@ -13,12 +13,10 @@ reaches exactly one micro-batch) → per batch N:
    whose turn has come: a changed customer is written within ``spark.customers.write.interval``
    (oldest change first, each group its share; all at once when Spark waits for data or the app
    stops), so the Elasticsearch load does not grow with the number of micro-batches;
-4. writer thread 2 bulk-writes the previous group's windows by id (:mod:`.sink`), duplicates
-   quarantined, refresh (→ the batches' aggregates searchable);
-5. writer thread 3 bulk-writes the customers due of the groups thread 2 has written, refresh;
-   saves the groups' state deltas, indexes each batch's runtime metrics and commits the
-   consumer-group offsets (lag monitoring only). The customers (~100× more documents than the
-   windows) thus never hold up the next group's aggregates.
+4. writer thread 2 bulk-writes the previous group by id (:mod:`.sink`): the windows,
+   duplicates quarantined, refresh (→ the batches' aggregates searchable), then the customers
+   due, refresh; saves the groups' state deltas, indexes each batch's runtime metrics and
+   commits the consumer-group offsets (lag monitoring only).
 
 A failed write stops the app (the next batch fails). On (re)start, a batch Spark committed whose
 delta was never saved is read again from its saved offsets and written again (same ids): no
@@ -101,15 +99,6 @@ class Applied:
 
 # Put in the writer's queue instead of a batch: write every pending customer now.
 FLUSH = None
-
-
-@dataclass
-class Published:
-    """Prepared groups whose aggregates are searchable; their customers and bookkeeping next."""
-
-    prepared: list[Prepared]
-    visible: float  # the aggregates (and quarantine) refreshed
-    detail: str
 
 
 @dataclass
@@ -244,11 +233,10 @@ class StreamApp:
         self._stopping = False
         self._busy = False
         self._group: Any = None
-        # Three writer threads: while Spark reads and parses batches, one applies the batches
-        # waiting to the state and renders their documents, the next writes the previous group's
-        # aggregates, the last its customers and its state (the two mostly wait on Elasticsearch).
-        self._finisher: WriterQueue[Published] = WriterQueue(self._finish)
-        self._publisher: WriterQueue[Prepared] = WriterQueue(lambda g: self._finisher.put(self._publish(g)))
+        # Two writer threads: while Spark reads and parses batches, one applies the batches
+        # waiting to the state and renders their documents, the other writes the previous group
+        # to Elasticsearch (mostly waiting on it) and saves its state.
+        self._publisher: WriterQueue[Prepared] = WriterQueue(self._publish)
         self._writer: WriterQueue[Parsed | None] = WriterQueue(
             lambda g: self._publisher.put(self._prepare(g))
         )
@@ -282,7 +270,7 @@ class StreamApp:
             now = time.time()
             lost.append(Parsed(missing, self._reread(missing, ranges), ranges, now, now))
         if lost:
-            self._finish([self._publish([self._prepare(lost)])])
+            self._publish([self._prepare(lost)])
         self.store.discard_after(batch_id - 1)
         return self.state
 
@@ -335,7 +323,6 @@ class StreamApp:
         self._writer.put(FLUSH)
         self._writer.drain()
         self._publisher.drain()
-        self._finisher.drain()
 
     def flush_if_idle(self, query: Any) -> None:
         """Write the pending customers as soon as the stream has caught up: the writer has
@@ -413,15 +400,20 @@ class StreamApp:
             self._customers_written_ms = now_ms
         return due
 
-    def _publish(self, prepared: list[Prepared]) -> Published:
-        """Write the windows of the prepared groups waiting as one, each document once (the
-        latest); duplicates quarantined; refresh: the batches' aggregates are searchable (their
-        latency)."""
+    def _publish(self, prepared: list[Prepared]) -> None:
+        """Write the prepared groups waiting as one: each document once (the latest). The windows
+        first, duplicates quarantined, refresh (→ the batches' aggregates searchable: their
+        latency); then the customers due, refresh; then their deltas saved (the batches are done),
+        runtime metrics per batch, monitoring offsets."""
+        customers: dict[str, dict[str, Any]] = {}
         windows: dict[str, dict[str, Any]] = {}
         for p in prepared:
+            customers.update(p.customers)
             windows.update(p.windows)
         applied = [a for p in prepared for a in p.applied]
         t_write = time.time()
+        if not (applied or customers):
+            return
         if windows:
             bulk_write(self.es, ndjson(self.settings["es.index.aggregates"], windows.items()), self.sink)
         dups = [
@@ -435,30 +427,14 @@ class StreamApp:
             refresh.append("quarantine")  # the executors or this thread quarantined records
         self._refresh(refresh)
         visible = time.time()
-        waited = t_write - prepared[0].t_state
-        return Published(
-            prepared, visible, f"{len(windows)} windows in {visible - t_write:.2f}s (waited {waited:.2f}s)"
-        )
-
-    def _finish(self, published: list[Published]) -> None:
-        """Write the customers due of the published groups waiting (each once: the latest),
-        refresh; then save their deltas (the batches are done), runtime metrics per batch,
-        monitoring offsets."""
-        prepared = [p for pub in published for p in pub.prepared]
-        customers: dict[str, dict[str, Any]] = {}
-        for p in prepared:
-            customers.update(p.customers)
-        applied = [a for p in prepared for a in p.applied]
-        if not (applied or customers):
-            return
-        t_write = time.time()
-        if customers:
+        if customers:  # after the aggregates: ~100x more documents, not on their latency's path
             bulk_write(self.es, ndjson(self.settings["es.index.customers"], customers.items()), self.sink)
             self._refresh(["customers"])
         customers_visible = time.time()
         self.detail = (
-            f"{len(applied)} batch(es) written together: {'; '.join(pub.detail for pub in published)}; "
-            f"{len(customers):,} customers in {customers_visible - t_write:.2f}s"
+            f"{len(applied)} batch(es) written together: {len(windows)} windows in "
+            f"{visible - t_write:.2f}s (waited {t_write - prepared[0].t_state:.2f}s), "
+            f"{len(customers):,} customers in {customers_visible - visible:.2f}s"
         )
         snapshots = [p.snapshot for p in prepared if p.snapshot is not None]
         self.store.save_prepared([a.result.delta for a in applied], snapshots[-1] if snapshots else None)
@@ -474,9 +450,8 @@ class StreamApp:
             "customers_timestamp": int(customers_visible * 1000),
         }
         metrics = [
-            self._metrics(a, group, (a.batch.t0, a.batch.t_parse, p.t_start, p.t_state, pub.visible))
-            for pub in published
-            for p in pub.prepared
+            self._metrics(a, group, (a.batch.t0, a.batch.t_parse, p.t_start, p.t_state, visible))
+            for p in prepared
             for a in p.applied
         ]
         bulk_write(self.es, ndjson(self.settings["es.index.runtime"], metrics), self.sink)
@@ -683,7 +658,6 @@ class StreamApp:
         finally:
             self._writer.close()
             self._publisher.close()
-            self._finisher.close()
         exc = query.exception()
         if exc is not None and STOP_MESSAGE not in str(exc):
             say(f"✗ query failed: {exc}")
