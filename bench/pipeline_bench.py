@@ -510,7 +510,7 @@ def run_pipeline(settings: config.Settings, args: argparse.Namespace, log: Path)
         "customer_latency_ms_at_half_rate": pct(lat_customers),
         "customer_latency_coverage": len(lat_customers) / max(1, len(lat_half)),
         # The same, exact per event: the event's own customer document searchable with it
-        # (polled every 50 ms for a sample of the customers: an upper bound by up to ~50 ms).
+        # (polled every 50 ms for a sample of the customers: an upper bound by up to ~50 ms + a search).
         "probed_customer_latency_ms_at_half_rate": pct(lat_probed),
         "probed_customers": len(sample),
         "probed_events": n_probed,
