@@ -58,3 +58,18 @@ def test_platform_setup_creates_then_reports_existing(
     assert "Kafka topic(s) already existed, unchanged" in log
     assert "index template(s) already existed, unchanged" in log
     assert "created:" not in log
+
+
+def test_data_quality_on_a_new_platform_skips_saying_why(
+    fresh_platform: config.Settings, capfd: pytest.CaptureFixture[str]
+) -> None:
+    assert load_dag("platform_setup").test().state == "success"  # empty indices, no data yet
+    capfd.readouterr()
+
+    run = load_dag("data_quality").test()
+    log = capfd.readouterr().out
+
+    assert run.state == "success"
+    assert set(_task_states(run).values()) == {"skipped"}, _task_states(run)
+    assert "nothing to validate: the pipeline has written nothing yet" in log
+    assert "nothing to validate: no record has been quarantined so far" in log

@@ -1,7 +1,7 @@
 """``PlatformGXValidateOperator``: the GX provider's ``GXValidateDataFrameOperator`` for our indices.
 
 The provider's operator is used for what it does well (pandas data source + whole-dataframe batch
-definition per task, ``run_validation_definition``), built when the task **runs**. Four things
+definition per task, ``run_validation_definition``), built when the task **runs**. Five things
 differ, each for a reason:
 
 * the DAG file stays light: importing the provider imports Great Expectations (~3 s), and the
@@ -11,7 +11,9 @@ differ, each for a reason:
 * the GX context is file-backed at ``$PLATFORM_HOME/gx`` (the provider offers ephemeral or cloud),
   so results accumulate and Data Docs are built to ``$PLATFORM_HOME/gx/data_docs``;
 * the task fails only when a **critical** expectation fails (``meta.critical``) and names each one;
-  the others are logged as warnings. Every outcome is indexed into ``es.index.quality``.
+  the others are logged as warnings. Every outcome is indexed into ``es.index.quality``;
+* with nothing to validate (no data yet) the task is skipped and says so, instead of failing
+  every expectation on an empty frame.
 """
 
 from __future__ import annotations
@@ -19,8 +21,15 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowSkipException
 
 from streaming_platform import config, quality
+
+_NO_DATA = (
+    "the pipeline has written nothing yet. Start it (DAG streaming_app) and send events "
+    "(DAG demo_load), then run data_quality again."
+)
+_EMPTY = {"quarantine": "no record has been quarantined so far (every record was valid)."}
 
 
 class CriticalExpectationsFailed(RuntimeError):
@@ -50,6 +59,8 @@ class PlatformGXValidateOperator(BaseOperator):
         settings = config.load()
         es = es_client()
         frame = quality.FRAMES[self.suite](es, settings)
+        if frame.empty:  # GX would fail every expectation with "observed None": say what it means
+            raise AirflowSkipException(f"nothing to validate: {_EMPTY.get(self.suite, _NO_DATA)}")
         self.log.info(
             "validating %d rows of %s against expectations/%s.json", len(frame), self.suite, self.suite
         )
