@@ -52,7 +52,7 @@ import orjson
 import psutil
 
 from streaming_platform import clients, config, es_indices, topics
-from streaming_platform.producer import EventGenerator
+from streaming_platform.producer import EventGenerator, customer_id
 from streaming_platform.progress import say
 from streaming_platform.runtime.process import tree_rss_bytes
 from streaming_platform.streaming import stop_file
@@ -423,8 +423,9 @@ def start_app(settings: config.Settings, log: Path) -> subprocess.Popen:
 
 def stop_app(settings: config.Settings, proc: subprocess.Popen) -> None:
     """Graceful stop through the stop file (the batch in flight finishes)."""
-    stop_file(settings).parent.mkdir(parents=True, exist_ok=True)
-    stop_file(settings).touch()
+    path = stop_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch()
     try:
         proc.wait(120)
     except subprocess.TimeoutExpired:
@@ -467,9 +468,8 @@ def run_pipeline(settings: config.Settings, args: argparse.Namespace, log: Path)
         half = sustained / 2
         n_half = int(half * args.latency_seconds)
         # Exact per-event latency to the customer document, on a sample of the customers.
-        sample = [
-            f"c{i:07d}" for i in range(0, args.customers, max(1, args.customers // args.probe_customers))
-        ]
+        step = max(1, args.customers // args.probe_customers)
+        sample = [customer_id(i) for i in range(0, args.customers, step)]
         probe = CustomerProbe(es, customers, sample)
         base = probe.totals()
         rec.watch = {c.encode(): [] for c in sample}

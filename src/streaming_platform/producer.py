@@ -69,6 +69,11 @@ PRICES = {
 }
 
 
+def customer_id(i: int) -> str:
+    """The id of the generator's customer number ``i`` (0 ≤ i < customers)."""
+    return f"c{i:07d}"
+
+
 def parse_mix(text: str, allowed: Iterable[str]) -> dict[str, float]:
     """``"view=60,purchase=15"`` → weights; names must be allowed, weights ≥ 0, some > 0."""
     allowed = tuple(allowed)
@@ -111,7 +116,7 @@ class EventGenerator:
         self._ts_cache: tuple[int, str] = (-1, "")
         # A customer's home location, so "last location" is mostly stable but not constant.
         self._home = [LOCATIONS[i % len(LOCATIONS)] for i in range(self.customers)]
-        self._customer_ids = [f"c{i:07d}" for i in range(self.customers)]
+        self._customer_ids = [customer_id(i) for i in range(self.customers)]
         self._products = {c: [f"p-{c}-{i:04d}" for i in range(500)] for c in self._cats}
 
     # -- valid events

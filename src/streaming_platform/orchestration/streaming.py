@@ -12,7 +12,6 @@ micro-batch in flight and exit 0, so the Airflow task ends green and is not retr
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
@@ -52,13 +51,9 @@ class StreamingAppSubmitOperator(SparkSubmitOperator):
         return super().execute(context)
 
 
-def stop_file(settings: config.Settings | None = None) -> Path:
-    return streaming.stop_file(settings or config.load())
-
-
 def request_stop() -> str:
     """Write the stop file; the app stops after the micro-batch in flight."""
-    path = stop_file()
+    path = streaming.stop_file(config.load())
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"stop requested at {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n")
     say(f"stop requested: wrote {path}; the app finishes its current micro-batch, then exits")

@@ -22,6 +22,7 @@ from streaming_platform.config import REPO_ROOT, Settings
 
 APP_NAME = "customer-events-stream"  # Spark app name: what Airflow, health checks and the UI look for
 ENTRY_POINT = REPO_ROOT / "spark_apps" / "customer_events_stream.py"
+STOP_FILE = "STOP"  # in the app's checkpoint folder
 
 
 def app_checkpoint(settings: Settings) -> Path:
@@ -31,4 +32,4 @@ def app_checkpoint(settings: Settings) -> Path:
 
 def stop_file(settings: Settings) -> Path:
     """Touching it makes the running app finish the micro-batch in flight and exit 0."""
-    return app_checkpoint(settings) / "STOP"
+    return app_checkpoint(settings) / STOP_FILE

@@ -53,7 +53,7 @@ from streaming_platform.clients import kafka_consumer
 from streaming_platform.config import REPO_ROOT, Settings
 from streaming_platform.es_indices import format_offset_range
 from streaming_platform.progress import say
-from streaming_platform.streaming import APP_NAME, ENTRY_POINT, app_checkpoint, stop_file
+from streaming_platform.streaming import APP_NAME, ENTRY_POINT, STOP_FILE, app_checkpoint
 from streaming_platform.streaming.parse import (
     PAYLOAD_DDL,
     SOURCE_COLUMNS,
@@ -228,7 +228,7 @@ class StreamApp:
         self.delay_ms = config.duration_ms(settings["spark.watermark"])
         self.store = StateStore(self.checkpoint / "app-state")
         self.state: StreamState | None = None
-        self.stop_file = stop_file(settings) if checkpoint is None else checkpoint / "STOP"
+        self.stop_file = self.checkpoint / STOP_FILE
         self._lock = threading.Lock()
         self._stopping = False
         self._busy = False
