@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 from confluent_kafka import KafkaException
 
 from streaming_platform import clients, config
+from streaming_platform import json_columns as jc
 from streaming_platform.events import EVENT_TYPES, LOCATIONS, PRODUCT_CATEGORIES
 from streaming_platform.progress import say
 
@@ -157,23 +158,18 @@ class EventGenerator:
         home = rnd(n) < 0.9
         location = np.where(home, cust % len(LOCATIONS), ints(0, len(LOCATIONS), n))
         price = np.rint(self._low[cat] + (self._high[cat] - self._low[cat]) * rnd(n)).astype(np.int64)
-        cents = np.where(view, 0, price * quantity)
         product = cat * PRODUCTS_PER_CATEGORY + ints(0, PRODUCTS_PER_CATEGORY, n)
         ids = self._customer_ids.take(cust)
-        seq = _text(np.arange(self._seq + 1, self._seq + 1 + n))
+        seq = jc.ints(np.arange(self._seq + 1, self._seq + 1 + n))
         head = [f'{{"event_id":"{self.run_id}-', pc.utf8_lpad(seq, 10, "0"), '","timestamp":"']
         tail = [
             *('","customer_id":"', ids, '","event_type":"', self._types.take(kind)),
             *('","product_category":"', self._cats.take(cat)),
             *('","product_id":"', self._products.take(product)),
-            *('","amount":', _text(cents // 100), ".", pc.utf8_lpad(_text(cents % 100), 2, "0")),
-            *(',"quantity":', _text(quantity), ',"location":"', self._locations.take(location), '"}'),
+            *('","amount":', jc.cents(np.where(view, 0, price * quantity))),
+            *(',"quantity":', jc.ints(quantity), ',"location":"', self._locations.take(location), '"}'),
         ]
-        return [
-            _bytes(ids),
-            _bytes(pc.binary_join_element_wise(*head, "")),
-            _bytes(pc.binary_join_element_wise(*tail, "")),
-        ]
+        return [ids.cast(pa.binary()).to_pylist(), jc.rows(head), jc.rows(tail)]
 
     # -- bad records
     def _bad(self, kind: str, key: bytes, valid: bytes) -> tuple[bytes, bytes]:
@@ -228,15 +224,6 @@ class EventGenerator:
                     else:
                         self._recent[rng.randrange(256)] = (key, value)
                 yield key, value, "valid"
-
-
-def _text(values: np.ndarray) -> pa.Array:
-    """Integers as decimal strings (Arrow's cast: no Python loop)."""
-    return pa.array(values).cast(pa.string())
-
-
-def _bytes(strings: pa.Array) -> list[bytes]:
-    return strings.cast(pa.binary()).to_pylist()
 
 
 def replay(path: Path) -> Iterator[Record]:

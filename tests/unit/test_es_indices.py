@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import orjson
+
 from streaming_platform import config
 from streaming_platform.es_indices import format_offset_range, mappings, parse_offset_range, templates
 from streaming_platform.streaming.sink import quarantine_doc
-from streaming_platform.streaming.state import customer_doc, window_doc
+from streaming_platform.streaming.state import CUST_WIDTH, customer_sources, window_doc
 
 SETTINGS = config.load(env={}, overrides={})
 
@@ -21,7 +24,8 @@ def fits(doc: dict[str, Any], props: dict[str, Any]) -> None:
 
 def test_documents_fit_strict_mappings() -> None:
     m = mappings(SETTINGS)
-    fits(customer_doc("c1", list(range(17)), "Rome", [1] * 8, 3, 0), m[SETTINGS["es.index.customers"]])
+    (customer,) = customer_sources(["c1"], ["Rome"], np.arange(CUST_WIDTH).reshape(1, -1), 3, 0)
+    fits(orjson.loads(customer), m[SETTINGS["es.index.customers"]])
     fits(window_doc(0, 60_000, "books", list(range(8)), 4, 3, 0), m[SETTINGS["es.index.aggregates"]])
     fits(quarantine_doc("t", 0, 1, 2, b"k", b"\xff", ["not_utf8"], None), m[SETTINGS["es.index.quarantine"]])
 

@@ -6,6 +6,7 @@ import random
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -55,6 +56,10 @@ def split(records: list[ref.KafkaRecord], parts: int, seed: int) -> list[list[re
     return [records[a:b] for a, b in zip([0, *cuts], [*cuts, len(records)], strict=True)]
 
 
+def docs(state: StreamState, indices) -> dict[str, dict]:
+    return {cid: orjson.loads(source) for cid, source in state.customer_docs(indices, 0)}
+
+
 def run(state: StreamState, batches: list[list[ref.KafkaRecord]], first_id: int = 0) -> dict:
     customers, windows, dups, late = {}, {}, 0, 0
     for i, batch in enumerate(batches):
@@ -62,7 +67,7 @@ def run(state: StreamState, batches: list[list[ref.KafkaRecord]], first_id: int 
         result = state.apply(first_id + i, ev)
         dups += len(result.duplicates)
         late += result.dropped_late
-        customers.update(state.customer_docs(result.delta["cust_idx"], 0))
+        customers.update(docs(state, result.delta["cust_idx"]))
         windows.update(state.window_docs(result.delta, first_id + i, 0))
     return {"customers": customers, "windows": windows, "dups": dups, "late": late}
 
@@ -103,7 +108,7 @@ def test_recovery_replays_to_the_same_result(tmp_path: Path) -> None:
         store.save(state, result.delta)
         first["dups"] += len(result.duplicates)
         first["late"] += result.dropped_late
-        first["customers"].update(state.customer_docs(result.delta["cust_idx"], 0))
+        first["customers"].update(docs(state, result.delta["cust_idx"]))
         first["windows"].update(state.window_docs(result.delta, i, 0))
     # Crash after batch 8 was written and saved (a snapshot batch: older files pruned) but before
     # Spark committed it: Spark re-runs batch 8, the app restores the state after batch 7.

@@ -106,7 +106,7 @@ class Prepared:
     """A group of batches applied to the state, its documents ready to be written."""
 
     applied: list[Applied]
-    customers: dict[str, dict[str, Any]]  # id → whole document
+    customers: dict[str, bytes]  # id → whole document (JSON)
     windows: dict[str, dict[str, Any]]
     pending: int  # customers still waiting to be written after this group
     behind_ms: int  # how long the longest-waiting of those has waited (0: none)
@@ -405,7 +405,7 @@ class StreamApp:
         first, duplicates quarantined, refresh (→ the batches' aggregates searchable: their
         latency); then the customers due, refresh; then their deltas saved (the batches are done),
         runtime metrics per batch, monitoring offsets."""
-        customers: dict[str, dict[str, Any]] = {}
+        customers: dict[str, bytes] = {}
         windows: dict[str, dict[str, Any]] = {}
         for p in prepared:
             customers.update(p.customers)

@@ -51,11 +51,13 @@ class SinkConfig:
         return Elasticsearch(self.es_url, basic_auth=auth, request_timeout=60, max_retries=0)
 
 
-def ndjson(index: str, docs: Iterable[tuple[str, dict[str, Any]]]) -> list[bytes]:
-    """Bulk ``index`` operations (action line + source line) for (id, doc) pairs."""
+def ndjson(index: str, docs: Iterable[tuple[str, dict[str, Any] | bytes]]) -> list[bytes]:
+    """Bulk ``index`` operations (action line + source line) for (id, doc) pairs; a doc given as
+    bytes is its JSON already."""
     out = []
     for doc_id, doc in docs:
-        out.append(orjson.dumps({"index": {"_index": index, "_id": doc_id}}) + b"\n" + orjson.dumps(doc))
+        source = doc if isinstance(doc, bytes) else orjson.dumps(doc)
+        out.append(orjson.dumps({"index": {"_index": index, "_id": doc_id}}) + b"\n" + source)
     return out
 
 

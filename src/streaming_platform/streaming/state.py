@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from streaming_platform import json_columns as jc
 from streaming_platform.events import EVENT_TYPES, PRODUCT_CATEGORIES
 
 N_TYPES = len(EVENT_TYPES)
@@ -376,14 +377,12 @@ class StreamState:
         return np.array(taken, np.int64)
 
     # ------------------------------------------------------------------ documents
-    def customer_docs(self, indices: np.ndarray, now_ms: int) -> list[tuple[str, dict]]:
-        """Whole documents of customers (state indices) as of this state."""
-        docs = []
-        for ci in indices.tolist():
-            r = self.cust_rows[ci].tolist()
-            cid = self.cust_ids[ci]
-            docs.append((cid, customer_doc(cid, r, self.cust_loc[ci], r[C_CATS:], self.batch_id, now_ms)))
-        return docs
+    def customer_docs(self, indices: np.ndarray, now_ms: int) -> list[tuple[str, bytes]]:
+        """Whole documents of customers (state indices) as of this state: (id, JSON)."""
+        ids = [self.cust_ids[ci] for ci in indices.tolist()]
+        locations = [self.cust_loc[ci] for ci in indices.tolist()]
+        sources = customer_sources(ids, locations, self.cust_rows[indices], self.batch_id, now_ms)
+        return list(zip(ids, sources, strict=True))
 
     def window_docs(self, delta: dict[str, Any], batch_id: int, now_ms: int) -> list[tuple[str, dict]]:
         docs = []
@@ -433,27 +432,35 @@ def _sum_by(codes: np.ndarray, values: np.ndarray, mask: np.ndarray, n: int) -> 
     )
 
 
-def customer_doc(
-    customer_id: str, r: list[int], location: str, cats: list[int], batch_id: int, now_ms: int
-) -> dict[str, Any]:
-    doc: dict[str, Any] = {"customer_id": customer_id, "total_events": r[C_TOTAL]}
-    for i, name in enumerate(TYPE_FIELDS):
-        doc[name] = r[C_TYPES + i]
-    top = max(range(N_CATS), key=lambda i: (cats[i], -i))  # most events; ties: earlier category
-    doc.update(
-        spend_cents=r[C_SPEND],
-        spend=r[C_SPEND] / 100,
-        refund_cents=r[C_REFUND],
-        refund_amount=r[C_REFUND] / 100,
-        first_seen=r[C_FIRST],
-        last_seen=r[C_LAST],
-        last_location=location,
-        top_category=PRODUCT_CATEGORIES[top],
-        events_by_category={c: n for c, n in zip(PRODUCT_CATEGORIES, cats, strict=True) if n},
-        batch_id=batch_id,
-        updated_at=now_ms,
+def customer_sources(
+    ids: list[str], locations: list[str], rows: np.ndarray, batch_id: int, now_ms: int
+) -> list[bytes]:
+    """The customers' documents as JSON, rendered column-wise (:mod:`..json_columns`): ~1 µs a
+    document where a dict and ``orjson.dumps`` took ~20, ~10k documents a second at 40k events/s."""
+    if not ids:
+        return []
+    cats = rows[:, C_CATS : C_CATS + N_CATS]
+    top = np.argmax(cats, axis=1)  # most events; ties: the earlier category
+    types = [(f',"{name}":', jc.ints(rows[:, C_TYPES + i])) for i, name in enumerate(TYPE_FIELDS)]
+    by_category = jc.members([(c, cats[:, i]) for i, c in enumerate(PRODUCT_CATEGORIES)])
+    return jc.rows(
+        [
+            *('{"customer_id":', jc.strings(ids), ',"total_events":', jc.ints(rows[:, C_TOTAL])),
+            *(part for pair in types for part in pair),
+            *(',"spend_cents":', jc.ints(rows[:, C_SPEND]), ',"spend":', jc.cents(rows[:, C_SPEND])),
+            *(
+                ',"refund_cents":',
+                jc.ints(rows[:, C_REFUND]),
+                ',"refund_amount":',
+                jc.cents(rows[:, C_REFUND]),
+            ),
+            *(',"first_seen":', jc.ints(rows[:, C_FIRST]), ',"last_seen":', jc.ints(rows[:, C_LAST])),
+            *(',"last_location":', jc.strings(locations)),
+            *(',"top_category":"', pa.array(PRODUCT_CATEGORIES).take(pa.array(top)), '"'),
+            *(',"events_by_category":{', by_category, "}"),
+            f',"batch_id":{batch_id},"updated_at":{now_ms}}}',
+        ]
     )
-    return doc
 
 
 def window_doc(
