@@ -607,7 +607,7 @@ class StreamApp:
             # A cached consumer keeps a prefetch in flight at the end of the range it read; the
             # next task that seeks it waits for that fetch, i.e. up to this long when no new data
             # comes (the end of a burst): 500 ms by default, seen as tasks running 550-650 ms on
-            # 30-50 ms of CPU. 100 ms: 50-150 ms (bench/README.md, session 5).
+            # 30-50 ms of CPU. 100 ms: 44-380 ms (bench/README.md, session 5).
             .option("kafka.fetch.max.wait.ms", "100")
             .option("minPartitions", str(2 * self.spark.sparkContext.defaultParallelism))
         )
