@@ -98,9 +98,10 @@ class EventGenerator:
     """Seeded source of customer events (and a fraction of deliberately bad records).
 
     Valid events are drawn a block at a time with numpy and rendered to JSON with Arrow's string
-    kernels (~0.6 µs per event instead of ~3 µs for a dict and ``orjson.dumps`` each): the
-    producer shares its cores with the pipeline it feeds. Only the timestamp is added per event,
-    when the record is taken, so it follows the clock at any rate.
+    kernels (:mod:`.json_columns`; ~1.5 µs a record instead of ~5.5 with a dict and
+    ``orjson.dumps`` each, measured): the producer shares its cores with the pipeline it feeds.
+    Only the timestamp is added per event, when the record is taken, so it follows the clock at
+    any rate.
     """
 
     customers: int = 10_000
@@ -148,17 +149,17 @@ class EventGenerator:
 
     def _draw(self) -> list[list[bytes]]:
         """The next block of valid events as (keys, JSON up to the timestamp's value, the rest)."""
-        n, rnd, ints = self.block, self._np.random, self._np.integers
-        cust = ints(0, self.customers, n)
+        n, rnd, integers = self.block, self._np.random, self._np.integers
+        cust = integers(0, self.customers, n)
         cat = np.searchsorted(self._cat_cum, rnd(n) * self._cat_cum[-1], side="right")
         kind = np.searchsorted(self._type_cum, rnd(n) * self._type_cum[-1], side="right")
         view = kind == self._view
-        quantity = np.where(view, 1, 1 + ints(0, 4, n))
+        quantity = np.where(view, 1, 1 + integers(0, 4, n))
         # A customer's home location, so "last location" is mostly stable but not constant.
         home = rnd(n) < 0.9
-        location = np.where(home, cust % len(LOCATIONS), ints(0, len(LOCATIONS), n))
+        location = np.where(home, cust % len(LOCATIONS), integers(0, len(LOCATIONS), n))
         price = np.rint(self._low[cat] + (self._high[cat] - self._low[cat]) * rnd(n)).astype(np.int64)
-        product = cat * PRODUCTS_PER_CATEGORY + ints(0, PRODUCTS_PER_CATEGORY, n)
+        product = cat * PRODUCTS_PER_CATEGORY + integers(0, PRODUCTS_PER_CATEGORY, n)
         ids = self._customer_ids.take(cust)
         seq = jc.ints(np.arange(self._seq + 1, self._seq + 1 + n))
         head = [f'{{"event_id":"{self.run_id}-', pc.utf8_lpad(seq, 10, "0"), '","timestamp":"']
