@@ -8,7 +8,7 @@ PLATFORM := $(BIN)/platform
 MVN ?= mvn
 WEB := dashboard/web
 
-.PHONY: help setup venv jars web browser up down status config test lint format bench bench-runtime lock clean
+.PHONY: help setup venv jars web browser up down status config test lint format bench bench-fixed bench-runtime lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -71,6 +71,10 @@ bench-runtime: setup  ## startup time, RSS per service, Kafka and Elasticsearch 
 bench: setup  ## the end-to-end pipeline benchmark (starts Kafka and Elasticsearch if needed)
 	@$(PLATFORM) up kafka elasticsearch
 	@$(BIN)/python bench/pipeline_bench.py $(BENCH_ARGS)
+
+bench-fixed: setup  ## the app at a steady rate: latency and CPU by part (A/B one change)
+	@$(PLATFORM) up kafka elasticsearch
+	@$(BIN)/python bench/fixed_rate_bench.py $(BENCH_ARGS)
 
 lock:  ## re-resolve requirements/base.in into requirements/lock.txt
 	@rm -rf /tmp/lock-venv && $(PYTHON) -m venv /tmp/lock-venv

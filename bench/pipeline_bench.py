@@ -589,6 +589,36 @@ def plot(result: dict[str, Any], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+INDICES = ("aggregates", "customers", "quarantine", "runtime")
+
+
+def isolate(run: str) -> Path:
+    """Point this process's settings (and the app it starts) at topics, indices, a consumer
+    group and a checkpoint of the run's own; returns the checkpoint folder."""
+    checkpoints = Path(os.environ.get("PLATFORM_HOME", "/tmp")) / "bench" / run
+    os.environ.update(
+        {
+            "PLATFORM_KAFKA_TOPIC_EVENTS": f"{run}-a",
+            "PLATFORM_KAFKA_TOPIC_DEADLETTER": f"{run}-dlq",
+            "PLATFORM_KAFKA_CONSUMER_GROUP": f"{run}-group",
+            **{f"PLATFORM_ES_INDEX_{k.upper()}": f"{run}-{k}" for k in INDICES},
+            "PLATFORM_SPARK_CHECKPOINT_DIR": str(checkpoints),
+        }
+    )
+    return checkpoints
+
+
+def clean_up(run: str, checkpoints: Path, topic_suffixes: tuple[str, ...]) -> None:
+    """Delete what :func:`isolate` pointed at: topics, index templates, indices, the app's state."""
+    settings = config.load()
+    admin, es = clients.kafka_admin(settings), clients.es_client(settings)
+    admin.delete_topics([f"{run}-{t}" for t in (*topic_suffixes, "dlq")])
+    for name in es_indices.templates(settings):
+        es.options(ignore_status=404).indices.delete_index_template(name=name)
+    es.options(ignore_status=404).indices.delete(index=",".join(f"{run}-{k}" for k in INDICES))
+    shutil.rmtree(checkpoints, ignore_errors=True)  # the app's state: ~200 MB a run
+
+
 def require_services(settings: config.Settings) -> None:
     """Stop at once, in words, when Kafka or Elasticsearch is not running."""
     from streaming_platform.runtime import kafka
@@ -619,19 +649,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     run = f"bench-{time.strftime('%m%d%H%M%S')}"
-    checkpoints = Path(os.environ.get("PLATFORM_HOME", "/tmp")) / "bench" / run
-    os.environ.update(
-        {
-            "PLATFORM_KAFKA_TOPIC_EVENTS": f"{run}-a",
-            "PLATFORM_KAFKA_TOPIC_DEADLETTER": f"{run}-dlq",
-            "PLATFORM_KAFKA_CONSUMER_GROUP": f"{run}-group",
-            **{
-                f"PLATFORM_ES_INDEX_{k.upper()}": f"{run}-{k}"
-                for k in ("aggregates", "customers", "quarantine", "runtime")
-            },
-            "PLATFORM_SPARK_CHECKPOINT_DIR": str(checkpoints),
-        }
-    )
+    checkpoints = isolate(run)
     for opt, value in (
         ("TRIGGER_INTERVAL", args.trigger),
         ("SOURCE", args.source),
@@ -692,13 +710,7 @@ def main(argv: list[str] | None = None) -> int:
         say("→ pipeline (spark-submit)")
         result["pipeline"] = run_pipeline(settings, args, RESULTS / f"{run}-app.log")
     finally:
-        admin.delete_topics([f"{run}-a", f"{run}-b", f"{run}-c", f"{run}-dlq"])
-        for name in es_indices.templates(config.load()):
-            es.options(ignore_status=404).indices.delete_index_template(name=name)
-        es.options(ignore_status=404).indices.delete(
-            index=",".join(f"{run}-{k}" for k in ("aggregates", "customers", "quarantine", "runtime"))
-        )
-        shutil.rmtree(checkpoints, ignore_errors=True)  # the app's state: ~200 MB a run
+        clean_up(run, checkpoints, ("a", "b", "c"))
     report(result, args)
     png = RESULTS / f"{run}.png"
     plot(result, png)
