@@ -53,25 +53,34 @@ AGGREGATES_PROPERTIES: dict[str, Any] = {
     "updated_at": DATE,
 }
 
+
+# The customer documents are rewritten whole about once a second per active customer: their
+# numbers and dates are kept in doc values only (no inverted index / points tree to rebuild on
+# every write). Elasticsearch still filters, sorts and aggregates on them (doc-values search,
+# field_caps: searchable and aggregatable); the keywords people filter on stay indexed.
+def _doc_values(spec: dict[str, Any]) -> dict[str, Any]:
+    return {**spec, "index": False}
+
+
 CUSTOMERS_PROPERTIES: dict[str, Any] = {
     "customer_id": KEYWORD,
-    "total_events": LONG,
-    **_counts_by_type(),
-    "spend_cents": LONG,
-    "spend": DOUBLE,  # sum of purchase amounts
-    "refund_cents": LONG,
-    "refund_amount": DOUBLE,
-    "first_seen": DATE,
-    "last_seen": DATE,
+    "total_events": _doc_values(LONG),
+    **{name: _doc_values(spec) for name, spec in _counts_by_type().items()},
+    "spend_cents": _doc_values(LONG),
+    "spend": _doc_values(DOUBLE),  # sum of purchase amounts
+    "refund_cents": _doc_values(LONG),
+    "refund_amount": _doc_values(DOUBLE),
+    "first_seen": _doc_values(DATE),
+    "last_seen": _doc_values(DATE),
     "last_location": KEYWORD,
     "top_category": KEYWORD,
     "events_by_category": {
         "type": "object",
         "dynamic": "strict",
-        "properties": {c: LONG for c in PRODUCT_CATEGORIES},
+        "properties": {c: _doc_values(LONG) for c in PRODUCT_CATEGORIES},
     },
-    "batch_id": LONG,
-    "updated_at": DATE,
+    "batch_id": _doc_values(LONG),
+    "updated_at": _doc_values(DATE),
 }
 
 QUARANTINE_PROPERTIES: dict[str, Any] = {
