@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import pytest
@@ -113,3 +114,47 @@ def test_node_restart_keeps_documents(es_up, loaded_index, paths):
     assert process.stop("elasticsearch", paths, 120), "elasticsearch was not started by the platform"
     process.start(elasticsearch.spec(es_up), paths, es_up["bind.host"])
     assert es_client(es_up).count(index=loaded_index)["count"] == N_DOCS
+
+
+def test_customer_documents_are_filtered_sorted_and_summed_on_doc_values(es_up):
+    """The customer mapping keeps numbers and dates in doc values only (es_indices): Kibana and the
+    dashboard still filter, sort and aggregate on them."""
+    import numpy as np
+    import orjson
+
+    from streaming_platform.es_indices import ensure_templates, templates
+    from streaming_platform.streaming.state import C_LAST, C_SPEND, C_TOTAL, CUST_WIDTH, customer_sources
+
+    run = f"it-dv-{uuid.uuid4().hex[:8]}"
+    kinds = ("aggregates", "customers", "quarantine", "runtime")
+    names = {f"PLATFORM_ES_INDEX_{k.upper()}": f"{run}-{k}" for k in kinds}
+    settings = config.load(env={**os.environ, "PLATFORM_ES_URL": es_up["es.url"], **names})
+    es = es_client(settings)
+    ensure_templates(es, settings)
+    try:
+        rows = np.random.default_rng(3).integers(1, 10_000, size=(50, CUST_WIDTH))
+        rows[:, C_LAST] += 1_790_000_000_000
+        ids = [f"c{i}" for i in range(len(rows))]
+        sources = customer_sources(ids, ["Rome"] * len(ids), rows, 1, 0)
+        ops = [
+            line
+            for cid, src in zip(ids, sources, strict=True)
+            for line in (orjson.dumps({"index": {"_index": f"{run}-customers", "_id": cid}}), src)
+        ]
+        assert not es.bulk(operations=ops, refresh=True)["errors"]
+        result = es.search(
+            index=f"{run}-customers",
+            query={"bool": {"filter": [{"range": {"spend_cents": {"gte": 5_000}}}]}},
+            sort=[{"last_seen": "desc"}],
+            size=100,
+            aggs={"events": {"sum": {"field": "total_events"}}},
+        )
+        wanted = rows[:, C_SPEND] >= 5_000
+        assert [h["_id"] for h in result["hits"]["hits"]] == [
+            ids[i] for i in sorted(np.flatnonzero(wanted), key=lambda i: -rows[i, C_LAST])
+        ]
+        assert result["aggregations"]["events"]["value"] == rows[wanted, C_TOTAL].sum()
+    finally:
+        for name in templates(settings):
+            es.options(ignore_status=404).indices.delete_index_template(name=name)
+        es.options(ignore_status=404).indices.delete(index=",".join(f"{run}-{k}" for k in kinds))
