@@ -589,9 +589,6 @@ def plot(result: dict[str, Any], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-INDICES = ("aggregates", "customers", "quarantine", "runtime")
-
-
 def isolate(run: str) -> Path:
     """Point this process's settings (and the app it starts) at topics, indices, a consumer
     group and a checkpoint of the run's own; returns the checkpoint folder."""
@@ -601,7 +598,7 @@ def isolate(run: str) -> Path:
             "PLATFORM_KAFKA_TOPIC_EVENTS": f"{run}-a",
             "PLATFORM_KAFKA_TOPIC_DEADLETTER": f"{run}-dlq",
             "PLATFORM_KAFKA_CONSUMER_GROUP": f"{run}-group",
-            **{f"PLATFORM_ES_INDEX_{k.upper()}": f"{run}-{k}" for k in INDICES},
+            **{f"PLATFORM_ES_INDEX_{k.upper()}": f"{run}-{k}" for k in es_indices.APP_INDEX_KEYS},
             "PLATFORM_SPARK_CHECKPOINT_DIR": str(checkpoints),
         }
     )
@@ -615,7 +612,7 @@ def clean_up(run: str, checkpoints: Path, topic_suffixes: tuple[str, ...]) -> No
     admin.delete_topics([f"{run}-{t}" for t in (*topic_suffixes, "dlq")])
     for name in es_indices.templates(settings):
         es.options(ignore_status=404).indices.delete_index_template(name=name)
-    es.options(ignore_status=404).indices.delete(index=",".join(f"{run}-{k}" for k in INDICES))
+    es.options(ignore_status=404).indices.delete(index=",".join(es_indices.app_indices(settings)))
     shutil.rmtree(checkpoints, ignore_errors=True)  # the app's state: ~200 MB a run
 
 

@@ -170,16 +170,25 @@ def _template(index: str, properties: dict[str, Any], doc: str) -> dict[str, Any
     return body
 
 
+# es.index.<key> → (mapping properties, description) of every index the streaming app writes.
+_SPEC: dict[str, tuple[dict[str, Any], str]] = {
+    "aggregates": (AGGREGATES_PROPERTIES, "category aggregates per event-time window"),
+    "customers": (CUSTOMERS_PROPERTIES, "one activity summary per customer"),
+    "quarantine": (QUARANTINE_PROPERTIES, "invalid records with every reason"),
+    "runtime": (RUNTIME_PROPERTIES, "streaming app health per micro-batch"),
+}
+APP_INDEX_KEYS = tuple(_SPEC)
+
+
+def app_indices(settings: Settings) -> list[str]:
+    """The names of the indices the streaming app writes (``es.index.<key>``)."""
+    return [settings[f"es.index.{key}"] for key in APP_INDEX_KEYS]
+
+
 def templates(settings: Settings) -> dict[str, dict[str, Any]]:
     """Template name -> body for every index the streaming app writes."""
-    spec = {
-        "aggregates": (AGGREGATES_PROPERTIES, "category aggregates per event-time window"),
-        "customers": (CUSTOMERS_PROPERTIES, "one activity summary per customer"),
-        "quarantine": (QUARANTINE_PROPERTIES, "invalid records with every reason"),
-        "runtime": (RUNTIME_PROPERTIES, "streaming app health per micro-batch"),
-    }
     out = {}
-    for key, (props, doc) in spec.items():
+    for key, (props, doc) in _SPEC.items():
         index = settings[f"es.index.{key}"]
         out[f"{index}-template"] = _template(index, props, doc)
     return out

@@ -30,7 +30,7 @@ import pandas as pd
 
 from streaming_platform import config
 from streaming_platform.config import REPO_ROOT, Settings
-from streaming_platform.es_indices import parse_offset_range
+from streaming_platform.es_indices import app_indices, parse_offset_range
 
 SUITES_DIR = REPO_ROOT / "expectations"
 SUITES = ("aggregates", "customers", "quarantine", "reconciliation")
@@ -239,7 +239,7 @@ def _snapshot(es: Any, settings: Settings, query_id: str, batch: int) -> dict[st
 
 def reconciliation_frame(es: Any, settings: Settings) -> pd.DataFrame:
     """One row: the counts of a consistent snapshot and the gaps that must be 0."""
-    indices = [settings[f"es.index.{k}"] for k in ("aggregates", "customers", "quarantine", "runtime")]
+    indices = app_indices(settings)
     row: dict[str, Any] = {}
     for _attempt in range(settings["quality.max.reconcile.attempts"]):
         es.options(ignore_status=404).indices.refresh(index=indices)

@@ -122,12 +122,11 @@ def test_customer_documents_are_filtered_sorted_and_summed_on_doc_values(es_up):
     import numpy as np
     import orjson
 
-    from streaming_platform.es_indices import ensure_templates, templates
+    from streaming_platform.es_indices import APP_INDEX_KEYS, app_indices, ensure_templates, templates
     from streaming_platform.streaming.state import C_LAST, C_SPEND, C_TOTAL, CUST_WIDTH, customer_sources
 
     run = f"it-dv-{uuid.uuid4().hex[:8]}"
-    kinds = ("aggregates", "customers", "quarantine", "runtime")
-    names = {f"PLATFORM_ES_INDEX_{k.upper()}": f"{run}-{k}" for k in kinds}
+    names = {f"PLATFORM_ES_INDEX_{k.upper()}": f"{run}-{k}" for k in APP_INDEX_KEYS}
     settings = config.load(env={**os.environ, "PLATFORM_ES_URL": es_up["es.url"], **names})
     es = es_client(settings)
     ensure_templates(es, settings)
@@ -157,4 +156,4 @@ def test_customer_documents_are_filtered_sorted_and_summed_on_doc_values(es_up):
     finally:
         for name in templates(settings):
             es.options(ignore_status=404).indices.delete_index_template(name=name)
-        es.options(ignore_status=404).indices.delete(index=",".join(f"{run}-{k}" for k in kinds))
+        es.options(ignore_status=404).indices.delete(index=",".join(app_indices(settings)))

@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from streaming_platform import config
-from streaming_platform.es_indices import ensure_templates
+from streaming_platform.es_indices import app_indices, ensure_templates
 from streaming_platform.orchestration.hooks import es_client, kafka_admin
 from streaming_platform.topics import ensure_topics
 
@@ -45,10 +45,6 @@ def put_index_templates() -> dict[str, Any]:
     _say("index template(s)", report.unchanged, "already existed, unchanged")
     _say("index template(s)", report.updated, "changed (mapping updated)")
     _say("index(es)", report.indices_created, "created")
-    existing = [i for i in config_indices(settings) if i not in report.indices_created]
+    existing = [i for i in app_indices(settings) if i not in report.indices_created]
     _say("index(es)", existing, "already existed")
     return report.as_dict()
-
-
-def config_indices(settings: config.Settings) -> list[str]:
-    return [settings[f"es.index.{k}"] for k in ("aggregates", "customers", "quarantine", "runtime")]
