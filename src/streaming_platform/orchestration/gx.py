@@ -64,18 +64,16 @@ class PlatformGXValidateOperator(BaseOperator):
         self.log.info(
             "validating %d rows of %s against expectations/%s.json", len(frame), self.suite, self.suite
         )
+        # The provider's operator for its pandas batch definition; the rest is called directly.
         provider = GXValidateDataFrameOperator(
-            task_id=self.task_id,
-            configure_dataframe=lambda: frame,
-            configure_expectations=self._suite,
-            result_format="SUMMARY",
+            task_id=self.task_id, configure_dataframe=lambda: frame, configure_expectations=self._suite
         )
         gx_context = quality.file_context(settings)
         result = run_validation_definition(
             task_id=self.task_id,
-            expect=provider.configure_expectations(gx_context),
+            expect=self._suite(gx_context),
             batch_definition=provider._get_pandas_batch_definition(gx_context),
-            result_format=provider.result_format,
+            result_format="SUMMARY",
             batch_parameters={"dataframe": frame},
             gx_context=gx_context,
         )

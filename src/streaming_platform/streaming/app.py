@@ -609,6 +609,8 @@ class StreamApp:
             # comes (the end of a burst): 500 ms by default, seen as tasks running 550-650 ms on
             # 30-50 ms of CPU. 100 ms: 44-380 ms (bench/README.md, session 5).
             .option("kafka.fetch.max.wait.ms", "100")
+            # Spark splits a partition only when its share of the batch × minPartitions rounds above
+            # 1: with 3 partitions and 2 cores this reads one task per partition (bench/README.md).
             .option("minPartitions", str(2 * self.spark.sparkContext.defaultParallelism))
         )
         return reader.load()

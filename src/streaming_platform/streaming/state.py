@@ -385,8 +385,9 @@ class StreamState:
     # ------------------------------------------------------------------ documents
     def customer_docs(self, indices: np.ndarray, now_ms: int) -> list[tuple[str, bytes]]:
         """Whole documents of customers (state indices) as of this state: (id, JSON)."""
-        ids = [self.cust_ids[ci] for ci in indices.tolist()]
-        locations = [self.cust_loc[ci] for ci in indices.tolist()]
+        positions = indices.tolist()
+        ids = [self.cust_ids[ci] for ci in positions]
+        locations = [self.cust_loc[ci] for ci in positions]
         sources = customer_sources(ids, locations, self.cust_rows[indices], self.batch_id, now_ms)
         return list(zip(ids, sources, strict=True))
 
