@@ -110,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=200_000, help="events before measuring (at 40k/s)")
     p.add_argument("--customers", type=int, default=10_000)
     args = p.parse_args(argv)
+    if args.rate <= 0 or args.windows < 1 or args.window_seconds <= 0:
+        p.error("--rate and --window-seconds must be > 0, --windows at least 1")
+    if args.warmup < 0 or args.customers < 1:
+        p.error("--warmup must be >= 0 and --customers at least 1")
     run = f"fixed-{time.strftime('%m%d%H%M%S')}"
     checkpoints = pb.isolate(run)
     settings = config.load()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from fixed_rate_bench import component
+from fixed_rate_bench import component, main
 
 JVM = "/usr/lib/jvm/java-17-openjdk-amd64/bin/java -cp conf:jars/* org.apache.spark.deploy.SparkSubmit "
 JVM += "--master local[2] /work/main/spark_apps/customer_events_stream.py"
@@ -37,3 +37,19 @@ KAFKA = "/usr/bin/java -Xms512m -cp libs/* kafka.Kafka server.properties"
 )
 def test_each_thread_counts_for_its_part(cmdline: str, thread: str, pid: int, expected: str) -> None:
     assert component(cmdline, thread, app_pid=10, pid=pid, own_pid=99) == expected
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--rate", "-5"], "--rate and --window-seconds must be > 0"),
+        (["--windows", "0"], "--windows at least 1"),
+        (["--window-seconds", "0"], "--rate and --window-seconds must be > 0"),
+        (["--warmup", "-1"], "--warmup must be >= 0"),
+    ],
+)
+def test_bad_arguments_are_refused_in_words(argv: list[str], message: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)  # refused before any service is touched
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
