@@ -118,7 +118,7 @@ def test_node_restart_keeps_documents(es_up, loaded_index, paths):
 
 def test_customer_documents_are_filtered_sorted_and_summed_on_doc_values(es_up):
     """The customer mapping keeps numbers and dates in doc values only (es_indices): Kibana and the
-    dashboard still filter, sort and aggregate on them. The node takes the index's merge tier."""
+    dashboard still filter, sort and aggregate on them. The node takes the templates' settings."""
     import numpy as np
     import orjson
 
@@ -137,10 +137,15 @@ def test_customer_documents_are_filtered_sorted_and_summed_on_doc_values(es_up):
     es = es_client(settings)
     ensure_templates(es, settings)
     try:
-        tier = "index.merge.policy.segments_per_tier"
-        got = es.indices.get_settings(index=f"{run}-*", name=tier, flat_settings=True)  # set ones only
-        want = str(CUSTOMERS_SETTINGS["merge.policy.segments_per_tier"])
-        assert {i: s["settings"][tier] for i, s in got.items()} == {f"{run}-customers": want}
+        # Every index took its template's settings (e.g. the customers' refresh and merge tier).
+        got = es.indices.get_settings(index=f"{run}-*", flat_settings=True)
+        for body in templates(settings).values():
+            index_settings = got[body["index_patterns"][0]]["settings"]
+            for key, value in body["template"]["settings"].items():
+                assert index_settings[f"index.{key}"] == str(value), (body["index_patterns"], key)
+        assert got[f"{run}-customers"]["settings"]["index.merge.policy.segments_per_tier"] == str(
+            CUSTOMERS_SETTINGS["merge.policy.segments_per_tier"]
+        )
         rows = np.random.default_rng(3).integers(1, 10_000, size=(50, CUST_WIDTH))
         rows[:, C_LAST] += 1_790_000_000_000
         ids = [f"c{i}" for i in range(len(rows))]
