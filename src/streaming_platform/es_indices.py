@@ -222,6 +222,7 @@ class TemplateReport:
     unchanged: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     indices_created: list[str] = field(default_factory=list)
+    indices_updated: list[str] = field(default_factory=list)  # took a changed template's settings
 
     def as_dict(self) -> dict[str, list[str]]:
         return {
@@ -229,7 +230,17 @@ class TemplateReport:
             "unchanged": self.unchanged,
             "updated": self.updated,
             "indices_created": self.indices_created,
+            "indices_updated": self.indices_updated,
         }
+
+
+# Index settings fixed at creation; a template's others can be put on an existing index.
+_STATIC_SETTINGS = ("number_of_shards",)
+
+
+def dynamic_settings(body: dict[str, Any]) -> dict[str, Any]:
+    """The settings of a template body an existing index can take (all but the static ones)."""
+    return {k: v for k, v in body["template"]["settings"].items() if k not in _STATIC_SETTINGS}
 
 
 def _existing_hash(es: Any, name: str) -> str | None:
@@ -256,4 +267,9 @@ def ensure_templates(es: Any, settings: Settings) -> TemplateReport:
             # Another setup run may create it between the check and here: that is fine.
             es.options(ignore_status=400).indices.create(index=index)
             report.indices_created.append(index)
+        elif current != body["_meta"]["version_hash"]:
+            # A template applies to new indices only: bring an existing one's settings along (e.g.
+            # an upgraded platform's refresh and merge tier). Mapping changes need a new index.
+            es.indices.put_settings(index=index, settings=dynamic_settings(body))
+            report.indices_updated.append(index)
     return report

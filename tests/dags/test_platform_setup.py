@@ -60,6 +60,34 @@ def test_platform_setup_creates_then_reports_existing(
     assert "created:" not in log
 
 
+def test_platform_setup_brings_existing_indices_to_changed_templates(
+    fresh_platform: config.Settings, setup_log: list[str]
+) -> None:
+    """An upgraded platform: its indices exist under older templates (another version, the
+    periodic refresh, the default merge tier). The DAG puts the new templates, and the existing
+    indices take their settings, which a template alone gives only to new indices."""
+    dag = load_dag("platform_setup")
+    assert dag.test().state == "success"
+    es = clients.es_client(fresh_platform)
+    for name, body in es_indices.templates(fresh_platform).items():
+        older = {**body, "_meta": {**body["_meta"], "version_hash": "older"}}
+        es.indices.put_index_template(name=name, **older)
+    customers = fresh_platform["es.index.customers"]
+    old = {"refresh_interval": "1s", "merge.policy.segments_per_tier": 10}
+    es.indices.put_settings(index=customers, settings=old)
+    setup_log.clear()
+
+    run = dag.test()
+
+    assert run.state == "success", _task_states(run)
+    log = "\n".join(setup_log)
+    assert "index template(s) changed" in log
+    took = next(line for line in log.splitlines() if "took the changed template's settings" in line)
+    assert customers in took
+    got = es.indices.get_settings(index=customers, flat_settings=True)[customers]["settings"]
+    assert {k: got[f"index.{k}"] for k in old} == {k: str(es_indices.CUSTOMERS_SETTINGS[k]) for k in old}
+
+
 def test_data_quality_on_a_new_platform_skips_saying_why(
     fresh_platform: config.Settings, capfd: pytest.CaptureFixture[str]
 ) -> None:

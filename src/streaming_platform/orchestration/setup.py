@@ -43,8 +43,9 @@ def put_index_templates() -> dict[str, Any]:
     report = ensure_templates(es_client(), settings)
     _say("index template(s)", report.created, "created")
     _say("index template(s)", report.unchanged, "already existed, unchanged")
-    _say("index template(s)", report.updated, "changed (mapping updated)")
+    _say("index template(s)", report.updated, "changed (mappings or settings updated)")
     _say("index(es)", report.indices_created, "created")
-    existing = [i for i in app_indices(settings) if i not in report.indices_created]
-    _say("index(es)", existing, "already existed")
+    _say("index(es)", report.indices_updated, "already existed, took the changed template's settings")
+    done = report.indices_created + report.indices_updated
+    _say("index(es)", [i for i in app_indices(settings) if i not in done], "already existed")
     return report.as_dict()
