@@ -238,7 +238,7 @@ class TemplateReport:
 _STATIC_SETTINGS = ("number_of_shards",)
 
 
-def dynamic_settings(body: dict[str, Any]) -> dict[str, Any]:
+def _dynamic_settings(body: dict[str, Any]) -> dict[str, Any]:
     """The settings of a template body an existing index can take (all but the static ones)."""
     return {k: v for k, v in body["template"]["settings"].items() if k not in _STATIC_SETTINGS}
 
@@ -270,6 +270,6 @@ def ensure_templates(es: Any, settings: Settings) -> TemplateReport:
         elif current != body["_meta"]["version_hash"]:
             # A template applies to new indices only: bring an existing one's settings along (e.g.
             # an upgraded platform's refresh and merge tier). Mapping changes need a new index.
-            es.indices.put_settings(index=index, settings=dynamic_settings(body))
+            es.indices.put_settings(index=index, settings=_dynamic_settings(body))
             report.indices_updated.append(index)
     return report
