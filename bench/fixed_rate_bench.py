@@ -24,7 +24,6 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
 import pipeline_bench as pb
 import psutil
 
@@ -149,15 +148,12 @@ def main(argv: list[str] | None = None) -> int:
         pb.stop_app(settings, proc)
         pb.clean_up(run, checkpoints, ("a",))
 
-    def pct(a: np.ndarray) -> dict[str, float]:
-        return {f"p{q}": float(np.percentile(a, q)) for q in (50, 95, 99)} if len(a) else {}
-
     result = {
         "rate": args.rate,
         "window_seconds": args.window_seconds,
         "cpu_seconds_per_window": windows,
-        "latency_ms": pct(lat),
-        "customer_latency_ms_bound": pct(lat_customers),
+        "latency_ms": pb.percentiles(lat),
+        "customer_latency_ms_bound": pb.percentiles(lat_customers),
     }
     for name, key in (
         ("to the aggregates", "latency_ms"),

@@ -314,6 +314,11 @@ def wait_processed(
         time.sleep(0.1)  # the sustained run's end is known to within this (0.25 s added ~1 % to it)
 
 
+def percentiles(a: np.ndarray) -> dict[str, float]:
+    """p50 / p95 / p99 of latencies (ms) for the results file; empty when there are none."""
+    return {f"p{q}": float(np.percentile(a, q)) for q in (50, 95, 99)} if len(a) else {}
+
+
 def batch_spans(batch: dict[str, Any], first: np.ndarray, last: np.ndarray) -> Iterator[tuple[int, int, int]]:
     """(partition, lo, hi) of the batch's offsets with first[p] <= offset < last[p]."""
     for text in batch["offset_ranges"]:
@@ -501,23 +506,20 @@ def run_pipeline(settings: config.Settings, args: argparse.Namespace, log: Path)
         measure_catch_up(settings, args, log, total, batches[-1]["batch_id"]) if args.catch_up else None
     )
 
-    def pct(a: np.ndarray) -> dict[str, float]:
-        return {f"p{q}": float(np.percentile(a, q)) for q in (50, 95, 99)} if len(a) else {}
-
     return {
         "sustained_eps": sustained,
         "catch_up_eps": catch_up,
         "producer_eps_during_run": prod_rate,
         "half_rate_eps": half,
-        "latency_ms_at_half_rate": pct(lat_half),
-        "latency_ms_during_throughput_run": pct(lat_tp),
+        "latency_ms_at_half_rate": percentiles(lat_half),
+        "latency_ms_during_throughput_run": percentiles(lat_tp),
         # Customer documents are paced (spark.customers.write.interval): produce → the event's
         # customer document searchable, and the share of the half-rate events that covers.
-        "customer_latency_ms_at_half_rate": pct(lat_customers),
+        "customer_latency_ms_at_half_rate": percentiles(lat_customers),
         "customer_latency_coverage": len(lat_customers) / max(1, len(lat_half)),
         # The same, exact per event: the event's own customer document searchable with it
         # (polled every 50 ms for a sample of the customers: an upper bound by up to ~50 ms + a search).
-        "probed_customer_latency_ms_at_half_rate": pct(lat_probed),
+        "probed_customer_latency_ms_at_half_rate": percentiles(lat_probed),
         "probed_customers": len(sample),
         "probed_events": n_probed,
         "probed_coverage": len(lat_probed) / max(1, n_probed),
