@@ -73,6 +73,12 @@ def _duration(value: str) -> None:
         raise ValueError("must look like '500 milliseconds', '30 seconds', '1 minute' or '2 hours'")
 
 
+def _outage(value: str) -> None:
+    _duration(value)
+    if not 10_000 <= duration_ms(value) <= 86_400_000:
+        raise ValueError("must be between 10 seconds and 24 hours")
+
+
 def duration_ms(text: str) -> int:
     """``"1 minute"`` → 60000: the format of the duration options (``spark.trigger.interval`` …),
     which Spark's own interval parser reads too."""
@@ -412,6 +418,17 @@ OPTIONS: tuple[Option, ...] = (
         "Bulk requests the streaming app keeps in flight to Elasticsearch.",
         "spark",
         _positive,
+        editable=True,
+        applies=_SPARK,
+    ),
+    Option(
+        "spark.outage.timeout",
+        str,
+        "10 minutes",
+        "How long the streaming app waits out an unreachable Elasticsearch or Kafka (retrying with "
+        "capped backoff, taking no new data) before it stops with an error for Airflow to restart it.",
+        "spark",
+        _outage,
         editable=True,
         applies=_SPARK,
     ),

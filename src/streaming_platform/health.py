@@ -29,10 +29,11 @@ from confluent_kafka.admin import OffsetSpec
 
 from streaming_platform.config import Settings
 from streaming_platform.es_indices import parse_offset_range
-from streaming_platform.streaming import APP_NAME
+from streaming_platform.streaming import APP_NAME, app_checkpoint, read_status
 
 KAFKA_TIMEOUT_S = 10.0
 RECENT_BATCHES = 200  # runtime docs scanned for the newest processed offsets
+STATUS_FRESH_S = 90.0  # the app rewrites its status at least every 30 s while it waits
 UI_PORT_TRIES = 4  # Spark moves the UI to the next port when the configured one is taken
 
 
@@ -177,6 +178,14 @@ def _ui_applications(url: str) -> list[dict[str, Any]] | None:
         return None
 
 
+def app_waiting(settings: Settings, now: float | None = None) -> str:
+    """What the running app says it waits for ("waiting for Elasticsearch since 12:03:10, 41
+    retries"), or "" — a status older than the longest backoff is its last word, not news."""
+    status = read_status(app_checkpoint(settings))
+    fresh = (now or time.time()) - status.get("updated_at", 0) < STATUS_FRESH_S
+    return status.get("detail", "") if fresh and status.get("waiting_for") else ""
+
+
 def app_liveness(settings: Settings) -> Check:
     """The Spark UI of the app answers and lists it, not completed (else: the app is not running)."""
     host, first = settings["bind.host"], settings["spark.ui.port"]
@@ -185,9 +194,9 @@ def app_liveness(settings: Settings) -> Check:
         for app in _ui_applications(url) or []:
             running = not all(a.get("completed") for a in app.get("attempts", [{}]))
             if app.get("name") == APP_NAME and running:
-                return Check(
-                    "app liveness", True, 1, None, f"{APP_NAME} is running ({app.get('id')}, UI {url})"
-                )
+                waiting = app_waiting(settings)
+                detail = f"{APP_NAME} is running ({app.get('id')}, UI {url})"
+                return Check("app liveness", True, 1, None, f"{detail}, {waiting}" if waiting else detail)
     return Check(
         "app liveness",
         False,

@@ -10,113 +10,13 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
 
 import pytest
-import reference_model as ref
-from confluent_kafka import Consumer, TopicPartition
-from elasticsearch import helpers
-from stream_harness import Stream, kill
+from stream_harness import Stream, all_docs, assert_exact, kill, produce_known
 
-from streaming_platform import clients, config
-from streaming_platform.producer import BAD_KINDS, EventGenerator
 from streaming_platform.streaming import app_checkpoint, stop_file
 
 pytestmark = pytest.mark.integration
-
-
-def produce_known(stream: Stream, n: int, seed: int, bad_fraction: float = 0.05) -> list[ref.KafkaRecord]:
-    """Produce ``n`` records and return each with the partition/offset/timestamp Kafka gave it."""
-    now = int(time.time() * 1000)
-    # Event times spread over 3 minutes ending now: several windows, all within the watermark.
-    gen = EventGenerator(
-        customers=150, seed=seed, bad_fraction=bad_fraction, start_ms=now - 180_000, step_ms=180_000 / n
-    )
-    producer = clients.kafka_producer(stream.settings)
-    out: list[ref.KafkaRecord] = []
-    kinds: set[str] = set()
-
-    def delivered(err: Any, msg: Any) -> None:
-        assert err is None, err
-        out.append(ref.KafkaRecord(msg.partition(), msg.offset(), msg.timestamp()[1], msg.value(), msg.key()))
-
-    for (key, value, kind), _ in zip(gen.records(), range(n), strict=False):
-        kinds.add(kind)
-        producer.produce(stream.settings["kafka.topic.events"], value=value, key=key, on_delivery=delivered)
-        producer.poll(0)
-    assert producer.flush(60) == 0
-    assert len(out) == n
-    assert kinds == {"valid", *BAD_KINDS}, "the event set must contain every kind of bad record"
-    return out
-
-
-def expected(stream: Stream, records: list[ref.KafkaRecord]) -> ref.Expected:
-    s = stream.settings
-    return ref.compute(
-        [records], config.duration_ms(s["spark.window.duration"]), config.duration_ms(s["spark.watermark"])
-    )
-
-
-def all_docs(stream: Stream, key: str) -> dict[str, dict[str, Any]]:
-    index = stream.settings[f"es.index.{key}"]
-    stream.es.indices.refresh(index=index)
-    return {
-        h["_id"]: h["_source"]
-        for h in helpers.scan(stream.es, index=index, query={"query": {"match_all": {}}})
-    }
-
-
-def dead_letters(stream: Stream) -> set[str]:
-    topic = stream.settings["kafka.topic.deadletter"]
-    consumer = Consumer(
-        {
-            "bootstrap.servers": stream.settings["kafka.bootstrap.servers"],
-            "group.id": "t",
-            "enable.auto.commit": False,
-        }
-    )
-    parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    consumer.assign([TopicPartition(topic, p, 0) for p in parts])
-    keys: set[str] = set()
-    idle = time.monotonic()
-    while time.monotonic() - idle < 3:
-        for msg in consumer.consume(1000, timeout=0.5):
-            if msg.error() is None:
-                keys.add(msg.key().decode())
-                idle = time.monotonic()
-    consumer.close()
-    return keys
-
-
-def assert_exact(stream: Stream, records: list[ref.KafkaRecord]) -> None:
-    exp = expected(stream, records)
-    topic = stream.settings["kafka.topic.events"]
-    customers = all_docs(stream, "customers")
-    assert set(customers) == set(exp.customers)
-    for cid, doc in customers.items():
-        assert {k: doc[k] for k in ref.CUSTOMER_FIELDS} == {
-            k: exp.customers[cid][k] for k in ref.CUSTOMER_FIELDS
-        }
-    windows = all_docs(stream, "aggregates")
-    want = {f"{ws}-{cat}": w for (ws, cat), w in exp.windows.items()}
-    assert set(windows) == set(want)
-    for wid, doc in windows.items():
-        assert {k: doc[k] for k in ref.WINDOW_FIELDS} == {k: want[wid][k] for k in ref.WINDOW_FIELDS}, wid
-    quarantine = all_docs(stream, "quarantine")
-    want_q = {f"{topic}-{p}-{o}": reasons for (p, o), reasons in exp.quarantine.items()}
-    assert {qid: doc["reasons"] for qid, doc in quarantine.items()} == want_q
-    by_pos = {(r.partition, r.offset): r for r in records}
-    for doc in quarantine.values():  # raw payload kept, safely encoded
-        raw = by_pos[(doc["partition"], doc["offset"])].value
-        if doc["raw_encoding"] == "utf-8" and not doc["raw_truncated"]:
-            assert doc["raw"].encode() == raw
-    # Runtime metrics: every input record counted once, in the last run's batches or earlier ones.
-    runtime = all_docs(stream, "runtime")
-    assert sum(d["input_rows"] for d in runtime.values()) >= len(records)
-    # Dead-letter topic: at least once, keyed by source position → as a set, exactly the quarantine.
-    assert dead_letters(stream) == set(want_q)
-    totals = sum(c["total_events"] for c in customers.values())
-    assert totals == exp.accepted == len(records) - len(exp.quarantine)
 
 
 @pytest.mark.parametrize(

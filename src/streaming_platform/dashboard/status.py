@@ -16,6 +16,7 @@ from typing import Any
 from streaming_platform import config
 from streaming_platform.config import Settings
 from streaming_platform.dashboard.probes import offsets_total, pick
+from streaming_platform.health import app_waiting
 
 Probe = dict[str, Any]  # {"ok", "data", "error", "at", "took_ms"}
 RATE_WINDOW_S = 15.0
@@ -173,6 +174,9 @@ def topic_card(
 
 def spark_card(probe: Probe | None, settings: Settings, now: float) -> dict[str, Any]:
     title = "Spark streaming query"
+    waiting = app_waiting(settings, now)
+    if waiting:  # an outage: the app is up, holding its batch until the dependency answers
+        return card("spark", title, "amber", waiting, [], state="waiting")
     if not probe or not probe["ok"]:
         c = down_card("spark", title, probe)
         c["status"], c["reason"] = "grey", f"unknown: batch metrics unreadable ({c['reason']})"

@@ -16,13 +16,18 @@ What the app's launchers and monitors need, kept here so they do not import pysp
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from pathlib import Path
+from typing import Any
 
 from streaming_platform.config import REPO_ROOT, Settings
 
 APP_NAME = "customer-events-stream"  # Spark app name: what Airflow, health checks and the UI look for
 ENTRY_POINT = REPO_ROOT / "spark_apps" / "customer_events_stream.py"
 STOP_FILE = "STOP"  # in the app's checkpoint folder
+STATUS_FILE = "status.json"  # what the running app waits for (an outage), in the same folder
 
 
 def app_checkpoint(settings: Settings) -> Path:
@@ -33,3 +38,17 @@ def app_checkpoint(settings: Settings) -> Path:
 def stop_file(settings: Settings) -> Path:
     """Touching it makes the running app finish the micro-batch in flight and exit 0."""
     return app_checkpoint(settings) / STOP_FILE
+
+
+def write_status(checkpoint: Path, status: dict[str, Any]) -> None:
+    tmp = checkpoint / f".{STATUS_FILE}.tmp"
+    tmp.write_text(json.dumps({**status, "updated_at": time.time()}))
+    os.replace(tmp, checkpoint / STATUS_FILE)
+
+
+def read_status(checkpoint: Path) -> dict[str, Any]:
+    """What the running app last said it waits for (``waiting_for`` empty: nothing)."""
+    try:
+        return json.loads((checkpoint / STATUS_FILE).read_text())
+    except (OSError, ValueError):
+        return {}

@@ -18,7 +18,9 @@ reaches exactly one micro-batch) → per batch N:
    due, refresh; saves the groups' state deltas, indexes each batch's runtime metrics and
    commits the consumer-group offsets (lag monitoring only).
 
-A failed write stops the app (the next batch fails). On (re)start, a batch Spark committed whose
+An unreachable Elasticsearch or Kafka is waited out (:mod:`.sink`: capped backoff for up to
+``spark.outage.timeout``, the batch held, so Spark takes no new data; ``<checkpoint>/status.json``
+says what the app waits for); only a longer outage stops the app. On (re)start, a batch Spark committed whose
 delta was never saved is read again from its saved offsets and written again (same ids): no
 loss, no double counting.
 
@@ -32,6 +34,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import os
 import signal
 import sys
@@ -53,7 +56,7 @@ from streaming_platform.clients import kafka_consumer
 from streaming_platform.config import REPO_ROOT, Settings
 from streaming_platform.es_indices import format_offset_range
 from streaming_platform.progress import say
-from streaming_platform.streaming import APP_NAME, ENTRY_POINT, STOP_FILE, app_checkpoint
+from streaming_platform.streaming import APP_NAME, ENTRY_POINT, STOP_FILE, app_checkpoint, write_status
 from streaming_platform.streaming.parse import (
     PAYLOAD_DDL,
     SOURCE_COLUMNS,
@@ -65,8 +68,11 @@ from streaming_platform.streaming.parse import (
 from streaming_platform.streaming.sink import (
     SinkConfig,
     bulk_write,
+    describe_outage,
     ndjson,
+    outages,
     quarantine_doc,
+    retrying,
     write_quarantine,
 )
 from streaming_platform.streaming.state import BatchResult, Events, StateStore, StreamState
@@ -193,6 +199,7 @@ def sink_config(settings: Settings) -> SinkConfig:
         deadletter_topic=settings["kafka.topic.deadletter"],
         bulk_docs=settings["spark.es.bulk.docs"],
         bulk_threads=settings["spark.es.bulk.threads"],
+        outage_s=config.duration_ms(settings["spark.outage.timeout"]) / 1000,
     )
 
 
@@ -241,6 +248,7 @@ class StreamApp:
             lambda g: self._publisher.put(self._prepare(g))
         )
         self.batches = 0
+        self._status: dict[str, Any] | None = None
         self.detail = ""
         self._query_id: str | None = None
 
@@ -461,7 +469,8 @@ class StreamApp:
 
     def _refresh(self, indices: list[str]) -> None:
         if indices:
-            self.es.indices.refresh(index=[self.settings[f"es.index.{k}"] for k in indices])
+            names = [self.settings[f"es.index.{k}"] for k in indices]
+            retrying(self.sink, lambda: self.es.indices.refresh(index=names))
 
     def _duplicate_docs(self, events: Events, positions: np.ndarray, batch_id: int) -> list[dict[str, Any]]:
         """Quarantine documents of duplicates, with their raw payloads re-read from Kafka."""
@@ -609,6 +618,11 @@ class StreamApp:
             # comes (the end of a burst): 500 ms by default, seen as tasks running 550-650 ms on
             # 30-50 ms of CPU. 100 ms: 44-380 ms (bench/README.md, session 5).
             .option("kafka.fetch.max.wait.ms", "100")
+            # A broker outage is waited out for spark.outage.timeout (offsets: retried every
+            # 10 s; a task's fetch: polls that long) instead of failing the query at once.
+            .option("fetchOffset.numRetries", str(math.ceil(self.sink.outage_s / 10)))
+            .option("fetchOffset.retryIntervalMs", "10000")
+            .option("kafkaConsumer.pollTimeoutMs", str(int(self.sink.outage_s * 1000)))
             # Spark splits a partition only when its share of the batch × minPartitions rounds above
             # 1: with 3 partitions and 2 cores this reads one task per partition (bench/README.md).
             .option("minPartitions", str(2 * self.spark.sparkContext.defaultParallelism))
@@ -650,11 +664,27 @@ class StreamApp:
                     query.stop()
                     break
             self.flush_if_idle(query)
+            self.report_status()
             try:
                 query.awaitTermination(0.25)
             except StreamingQueryException:
                 break  # the query ended with an error (or a GracefulStop): _outcome tells which
         return self._outcome(query)
+
+    def report_status(self) -> None:
+        """Keep ``<checkpoint>/status.json`` saying what the app waits for (pipeline_health and
+        the dashboard read it: during an Elasticsearch outage nothing can be read from there)."""
+        waiting = {
+            name: {"since": since, "retries": n, "failure": why}
+            for name, (since, n, why) in outages().items()
+        }
+        status = {
+            "waiting_for": waiting,
+            "detail": "; ".join(describe_outage(k, v["since"], v["retries"]) for k, v in waiting.items()),
+        }
+        if status != self._status:
+            self._status = status
+            write_status(self.checkpoint, status)
 
     def _outcome(self, query: Any) -> int:
         try:
