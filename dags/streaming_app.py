@@ -2,9 +2,13 @@
 
 ``run_stream`` is a ``SparkSubmitOperator`` (local mode with the embedded runtime, the Spark
 master of the ``spark_default`` connection under compose) that lasts as long as the query: the
-task log shows the app's progress line per micro-batch. If the app dies, Airflow retries with
+task log shows the app's progress line per micro-batch. The app itself waits out outages of
+Elasticsearch or Kafka up to ``spark.outage.timeout``; if it dies anyway, Airflow retries with
 exponential backoff (30 s, 1 min, 2 min … up to 10 min) and the app resumes from its checkpoint:
-Kafka offsets and its exact state, so nothing is lost or counted twice.
+Kafka offsets and its exact state, so nothing is lost or counted twice. When the retries are spent,
+``restart`` triggers a new run of this DAG (queued behind this one: ``max_active_runs=1``) with a
+fresh set of retries, so the stream is restarted for as long as it takes, never more often than
+the backoff allows. Only a graceful stop (below) or an ``available_now`` run ends it.
 
 Param ``available_now`` (default false) runs ``catch_up`` instead: process everything already in
 the topic, then exit (backfills, tests).
@@ -19,7 +23,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param, dag, task
+from airflow.utils.trigger_rule import TriggerRule
 
 from streaming_platform.orchestration.streaming import StreamingAppSubmitOperator
 
@@ -50,7 +56,16 @@ def streaming_app():
 
     run_stream = StreamingAppSubmitOperator(task_id="run_stream")
     catch_up = StreamingAppSubmitOperator(task_id="catch_up", available_now=True, retries=2)
+    # Retries spent (not a graceful stop, which ends green): start over with a new run.
+    restart = TriggerDagRunOperator(
+        task_id="restart",
+        trigger_dag_id=DAG_ID,
+        conf={"available_now": False},
+        trigger_rule=TriggerRule.ONE_FAILED,
+        retries=0,
+    )
     choose_mode() >> [run_stream, catch_up]
+    run_stream >> restart
 
 
 streaming_app()

@@ -68,3 +68,15 @@ def test_dag_file_leaves_heavy_imports_to_its_tasks(path: Path | None) -> None:
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
     heavy = [line for line in out.stdout.splitlines() if line.startswith("HEAVY:")][-1][len("HEAVY:") :]
     assert heavy == "", f"{path.name} imports {heavy} at parse time"
+
+
+def test_streaming_app_starts_a_new_run_once_its_retries_are_spent(airflow_db: Path) -> None:
+    """No lifetime budget: the failed stream triggers this DAG again (queued behind the failed
+    run, one run at a time); a graceful stop or a catch-up run does not."""
+    dag = _load(DAGS_FOLDER / "streaming_app.py").dags["streaming_app"]
+    restart = dag.get_task("restart")
+    assert restart.trigger_dag_id == dag.dag_id
+    assert restart.trigger_rule == "one_failed"
+    assert restart.upstream_task_ids == {"run_stream"}
+    assert dag.max_active_runs == 1
+    assert dag.get_task("run_stream").retries > 0 and dag.get_task("run_stream").max_retry_delay
