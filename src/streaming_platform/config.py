@@ -46,6 +46,11 @@ def _fraction(value: float) -> None:
         raise ValueError("must be between 0 and 1")
 
 
+def _percent(value: float) -> None:
+    if not 0.0 <= value <= 100.0:
+        raise ValueError("must be between 0 and 100")
+
+
 def _non_empty(value: str) -> None:
     if not value.strip():
         raise ValueError("must not be empty")
@@ -501,6 +506,17 @@ OPTIONS: tuple[Option, ...] = (
         "Quarantined / input fraction above which pipeline_health fails.",
         "health",
         _fraction,
+        editable=True,
+        applies=_HEALTH,
+    ),
+    Option(
+        "health.min.free.disk.percent",
+        float,
+        15.0,
+        "Free disk (percent) below which pipeline_health fails: of the platform's state folder "
+        "(Kafka, checkpoints) and of every Elasticsearch node (its low disk watermark is 85 % used).",
+        "health",
+        _percent,
         editable=True,
         applies=_HEALTH,
     ),

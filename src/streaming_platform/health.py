@@ -10,7 +10,11 @@ aggregate staleness    age of the newest aggregate (``updated_at``). Limit
 quarantine rate        quarantined / input rows over the last interval (runtime metrics).
                        Limit ``health.max.quarantine.rate``.
 elasticsearch health   cluster status; red fails (one node: replicas are 0, so green is normal).
-app liveness           the app's Spark UI answers and lists the running application.
+app liveness           the app's Spark UI answers and lists the running application (and what
+                       it waits for during an outage: ``<checkpoint>/status.json``).
+free disk              the least free disk of the state folder and of each Elasticsearch node,
+                       warned before Elasticsearch's own watermarks stop writes. Limit
+                       ``health.min.free.disk.percent``.
 =====================  ======================================================================
 
 Every check is a plain function of clients and settings, so tests and the dashboard can call it.
@@ -19,6 +23,7 @@ Every check is a plain function of clients and settings, so tests and the dashbo
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -155,6 +160,22 @@ def quarantine_rate(es: Any, settings: Settings, interval_s: float, now: float |
     return Check("quarantine rate", rate <= limit, round(rate, 6), limit, message)
 
 
+def free_disk(es: Any, settings: Settings) -> Check:
+    """The least free disk, in percent, of the state folder and of every Elasticsearch node."""
+    limit = settings["health.min.free.disk.percent"]
+    usage = shutil.disk_usage(settings.home if settings.home.exists() else settings.home.parent)
+    free = {"state folder": 100.0 * usage.free / usage.total}
+    for node in es.nodes.stats(metric="fs")["nodes"].values():
+        total = node["fs"]["total"]
+        if total.get("total_in_bytes"):
+            free[f"Elasticsearch node {node['name']}"] = (
+                100.0 * total["available_in_bytes"] / total["total_in_bytes"]
+            )
+    where, least = min(free.items(), key=lambda kv: kv[1])
+    message = f"{least:.1f} % free on the {where} (limit {limit:g} %)"
+    return Check("free disk", least >= limit, round(least, 1), limit, message)
+
+
 def elasticsearch_health(es: Any) -> Check:
     health = es.cluster.health()
     status = health["status"]
@@ -218,6 +239,7 @@ def run_checks(admin: Any, es: Any, settings: Settings, interval_s: float) -> li
         "consumer lag": lambda: consumer_lag(admin, es, settings),
         "aggregate staleness": lambda: aggregate_staleness(es, settings),
         "quarantine rate": lambda: quarantine_rate(es, settings, interval_s),
+        "free disk": lambda: free_disk(es, settings),
     }
     checks = []
     for name, probe in probes.items():

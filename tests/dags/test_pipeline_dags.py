@@ -171,6 +171,7 @@ def test_pipeline_health_passes_while_the_app_runs(
         "consumer lag",
         "aggregate staleness",
         "quarantine rate",
+        "free disk",
     ):
         assert f"ok    {name}:" in log, name
 

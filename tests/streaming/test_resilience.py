@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import pytest
 import reference_model as ref
-from stream_harness import Stream, all_docs, assert_exact, produce_known
+from stream_harness import Stream, all_docs, assert_exact, kill, produce_known
 
 from streaming_platform import clients
 from streaming_platform.runtime import elasticsearch, kafka, process
@@ -132,3 +132,33 @@ def test_documents_elasticsearch_refuses_are_quarantined_and_the_rest_written(st
     ]
     assert quarantine[f"rejected-{index}-0-x"]["reason"].startswith("rejected_by_elasticsearch:")
     assert quarantine[f"rejected-{index}-0-x"]["key"] == f"{index}/0-x"
+
+
+def test_a_restart_under_other_result_settings_is_refused_until_they_are_set_back(stream: Stream) -> None:
+    records = produce_known(stream, 3000, seed=25)
+    proc = stream.app("--available-now", name="first", PLATFORM_SPARK_MAX_OFFSETS_PER_TRIGGER="1000")
+    assert stream.wait(proc, name="first") == 0, stream.log_tail("first")
+    records += produce_known(stream, 2000, seed=26)
+    changed = stream.app("--available-now", name="changed", PLATFORM_VALIDATION_MAX_AMOUNT="50")
+    assert stream.wait(changed, name="changed") == 2, stream.log_tail("changed")
+    assert "validation.max.amount was '100000.0', now '50.0'" in stream.log_tail("changed")
+    again = stream.app("--available-now", name="again")
+    assert stream.wait(again, name="again") == 0, stream.log_tail("again")
+    assert_exact(stream, records)
+
+
+def test_a_kill_during_the_first_batch_of_a_fresh_checkpoint_leaves_it_startable(stream: Stream) -> None:
+    records = produce_known(stream, 6000, seed=27)
+    proc = stream.app(name="first-batch", PLATFORM_SPARK_MAX_OFFSETS_PER_TRIGGER="1000")
+    offsets = app_checkpoint(stream.settings) / "offsets"
+    deadline = time.monotonic() + 300
+    while not (offsets / "0").exists():  # Spark planned batch 0: it is running now
+        assert proc.poll() is None and time.monotonic() < deadline, stream.log_tail("first-batch")
+        time.sleep(0.05)
+    kill(proc)
+    assert not (app_checkpoint(stream.settings) / "commits" / "0").exists(), "the kill came too late"
+    restarted = stream.app(
+        "--available-now", name="after-kill", PLATFORM_SPARK_MAX_OFFSETS_PER_TRIGGER="1000"
+    )
+    assert stream.wait(restarted, name="after-kill") == 0, stream.log_tail("after-kill")
+    assert_exact(stream, records)

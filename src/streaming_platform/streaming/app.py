@@ -649,6 +649,11 @@ class StreamApp:
 
     def run(self, available_now: bool = False) -> int:
         self.checkpoint.mkdir(parents=True, exist_ok=True)
+        try:
+            pin_result_settings(self.checkpoint, self.settings)
+        except ResultSettingsChanged as exc:
+            say(f"✗ {exc}")
+            return 2
         self.stop_file.unlink(missing_ok=True)
         self.recover()
         query = self.start(available_now)
@@ -701,6 +706,43 @@ class StreamApp:
             return 1
         say(f"✓ {APP_NAME} stopped after {self.batches} batch(es) in this run")
         return 0
+
+
+RESULT_SETTINGS = "result-settings.json"  # in the checkpoint: the settings its results were computed with
+# What decides which events count where: a replay after a change would count differently.
+RESULT_OPTIONS = ("spark.window.duration", "spark.watermark")
+
+
+class ResultSettingsChanged(RuntimeError):
+    """A setting that changes results differs from the one the checkpoint was built with."""
+
+
+def result_settings(settings: Settings) -> dict[str, str]:
+    names = [o.name for o in config.OPTIONS if o.name.startswith("validation.") or o.name in RESULT_OPTIONS]
+    return {name: str(settings[name]) for name in names}
+
+
+def pin_result_settings(checkpoint: Path, settings: Settings) -> None:
+    """Keep the result settings with the checkpoint; refuse to go on under other values.
+
+    A restart replays batches Spark had not committed: under other validation limits, window or
+    watermark they would count differently from the batches before them. A setting new to the
+    checkpoint (an upgrade) is adopted.
+    """
+    path = checkpoint / RESULT_SETTINGS
+    current = result_settings(settings)
+    saved = json.loads(path.read_text()) if path.exists() else {}
+    changed = [
+        f"{k} was {v!r}, now {current[k]!r}" for k, v in saved.items() if k in current and current[k] != v
+    ]
+    if changed:
+        raise ResultSettingsChanged(
+            f"settings that change results differ from those of the checkpoint {checkpoint}: "
+            f"{'; '.join(changed)}. Set them back, or start the new values on a new checkpoint "
+            "(spark.checkpoint.dir) with new indices: see README, 'Changing what the stream computes'"
+        )
+    if saved != current:
+        path.write_text(json.dumps({**saved, **current}, indent=1))
 
 
 def offset_ranges(table: pa.Table) -> dict[int, tuple[int, int]]:
