@@ -8,7 +8,7 @@ PLATFORM := $(BIN)/platform
 MVN ?= mvn
 WEB := dashboard/web
 
-.PHONY: help setup venv jars web browser up down status config test lint format bench bench-fixed bench-runtime lock clean
+.PHONY: help setup venv jars web browser up down status config test lint format bench bench-fixed bench-runtime fault-drill lock clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -64,6 +64,10 @@ lint:  ## ruff
 
 format:
 	@$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+fault-drill: setup  ## Elasticsearch down 10 min, then Kafka 5 min, under a live stream: invariants
+	@$(PLATFORM) up kafka elasticsearch
+	@$(BIN)/python bench/fault_drill.py $(BENCH_ARGS)
 
 bench-runtime: setup  ## startup time, RSS per service, Kafka and Elasticsearch ceilings
 	@$(BIN)/python bench/runtime_bench.py

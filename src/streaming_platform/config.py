@@ -429,7 +429,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "spark.outage.timeout",
         str,
-        "10 minutes",
+        "15 minutes",
         "How long the streaming app waits out an unreachable Elasticsearch or Kafka (retrying with "
         "capped backoff, taking no new data) before it stops with an error for Airflow to restart it.",
         "spark",

@@ -52,7 +52,7 @@ import pyarrow.compute as pc
 from pyspark.errors import StreamingQueryException
 
 from streaming_platform import config
-from streaming_platform.clients import kafka_consumer
+from streaming_platform.clients import kafka_admin, kafka_consumer
 from streaming_platform.config import REPO_ROOT, Settings
 from streaming_platform.es_indices import format_offset_range
 from streaming_platform.progress import say
@@ -70,6 +70,7 @@ from streaming_platform.streaming.sink import (
     bulk_write,
     describe_outage,
     ndjson,
+    note_reachable,
     outages,
     quarantine_doc,
     retrying,
@@ -80,6 +81,7 @@ from streaming_platform.streaming.writer_queue import WriterQueue
 from streaming_platform.validation import DUPLICATE_EVENT_ID, Limits
 
 STOP_MESSAGE = "GracefulStop"
+PROBE_EVERY_S = 5.0  # how often the driver checks that Elasticsearch and Kafka answer
 
 
 @dataclass
@@ -249,6 +251,8 @@ class StreamApp:
         )
         self.batches = 0
         self._status: dict[str, Any] | None = None
+        self._next_probe = 0.0
+        self._admin: Any = None
         self.detail = ""
         self._query_id: str | None = None
 
@@ -669,12 +673,31 @@ class StreamApp:
                     query.stop()
                     break
             self.flush_if_idle(query)
+            self.probe_dependencies()
             self.report_status()
             try:
                 query.awaitTermination(0.25)
             except StreamingQueryException:
                 break  # the query ended with an error (or a GracefulStop): _outcome tells which
         return self._outcome(query)
+
+    def probe_dependencies(self) -> None:
+        """Every few seconds: do Elasticsearch and Kafka answer the driver? The executors' waits
+        (their quarantine writes, their fetches) happen in other processes: this sees them too."""
+        now = time.monotonic()
+        if now < self._next_probe:
+            return
+        self._next_probe = now + PROBE_EVERY_S
+        from confluent_kafka import KafkaException
+
+        note_reachable("Elasticsearch", bool(self.es.options(request_timeout=3).ping()))
+        if self._admin is None:
+            self._admin = kafka_admin(self.settings)
+        try:
+            self._admin.list_topics(self.topic, timeout=3)
+            note_reachable("Kafka", True)
+        except KafkaException as exc:
+            note_reachable("Kafka", False, f"not reachable ({exc.args[0].str() if exc.args else exc})")
 
     def report_status(self) -> None:
         """Keep ``<checkpoint>/status.json`` saying what the app waits for (pipeline_health and

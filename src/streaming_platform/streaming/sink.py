@@ -77,6 +77,16 @@ def outages() -> dict[str, tuple[float, int, str]]:
         return dict(_OUTAGES)
 
 
+def note_reachable(name: str, reachable: bool, failure: str = "not reachable") -> None:
+    """A probe's finding (the driver probes what its executors may be waiting for elsewhere)."""
+    with _OUTAGES_LOCK:
+        if reachable:
+            _OUTAGES.pop(name, None)
+        else:
+            since, retries, _ = _OUTAGES.get(name, (time.time(), 0, ""))
+            _OUTAGES[name] = (since, retries + 1, failure)
+
+
 def describe_outage(name: str, since: float, retries: int) -> str:
     return f"waiting for {name} since {time.strftime('%H:%M:%S', time.localtime(since))}, {retries} retries"
 
