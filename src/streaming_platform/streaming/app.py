@@ -620,7 +620,7 @@ class StreamApp:
             # A cached consumer keeps a prefetch in flight at the end of the range it read; the
             # next task that seeks it waits for that fetch, i.e. up to this long when no new data
             # comes (the end of a burst): 500 ms by default, seen as tasks running 550-650 ms on
-            # 30-50 ms of CPU. 100 ms: 44-380 ms (bench/README.md, session 5).
+            # 30-50 ms of CPU. 100 ms: 44-380 ms (bench/README.md).
             .option("kafka.fetch.max.wait.ms", "100")
             # A broker outage is waited out for spark.outage.timeout (offsets: retried every
             # 10 s; a task's fetch: polls that long) instead of failing the query at once.
