@@ -26,7 +26,11 @@ from streaming_platform.events import PRODUCT_CATEGORIES
 LONG = {"type": "long"}
 INT = {"type": "integer"}
 DOUBLE = {"type": "double"}
-KEYWORD = {"type": "keyword"}
+# Lucene refuses a term over 32766 bytes, and with it the whole document. A longer value (e.g. a
+# 40 KB Kafka key of a quarantined record) is kept in _source but not indexed: 1024 characters
+# are at most 4 KB of UTF-8, and ids and codes are far shorter.
+KEYWORD_IGNORE_ABOVE = 1024
+KEYWORD = {"type": "keyword", "ignore_above": KEYWORD_IGNORE_ABOVE}
 DATE = {"type": "date", "format": "strict_date_optional_time||epoch_millis"}
 BOOL = {"type": "boolean"}
 
@@ -268,8 +272,10 @@ def ensure_templates(es: Any, settings: Settings) -> TemplateReport:
             es.options(ignore_status=400).indices.create(index=index)
             report.indices_created.append(index)
         elif current != body["_meta"]["version_hash"]:
-            # A template applies to new indices only: bring an existing one's settings along (e.g.
-            # an upgraded platform's refresh and merge tier). Mapping changes need a new index.
+            # A template applies to new indices only: bring an existing one's settings and mapping
+            # along (e.g. an upgraded platform's refresh tier, a keyword's ignore_above). A change
+            # Elasticsearch cannot make in place (a field's type) fails here, loudly.
             es.indices.put_settings(index=index, settings=_dynamic_settings(body))
+            es.indices.put_mapping(index=index, **body["template"]["mappings"])
             report.indices_updated.append(index)
     return report
