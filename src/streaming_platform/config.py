@@ -36,9 +36,28 @@ def _port(value: int) -> None:
         raise ValueError("must be a TCP port between 1 and 65535")
 
 
-def _positive(value: float) -> None:
-    if value <= 0:
-        raise ValueError("must be greater than 0")
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(value)
+
+
+def _between(lo: float, hi: float) -> Callable[[float], None]:
+    """A number in [lo, hi]; NaN and infinities fail the comparison and are refused too."""
+
+    def check(value: float) -> None:
+        if not lo <= value <= hi:
+            raise ValueError(f"must be between {_number(lo)} and {_number(hi)}")
+
+    return check
+
+
+def _above(lo: float, hi: float) -> Callable[[float], None]:
+    """A number in (lo, hi]."""
+
+    def check(value: float) -> None:
+        if not lo < value <= hi:
+            raise ValueError(f"must be greater than {_number(lo)} and at most {_number(hi)}")
+
+    return check
 
 
 def _fraction(value: float) -> None:
@@ -78,10 +97,13 @@ def _duration(value: str) -> None:
         raise ValueError("must look like '500 milliseconds', '30 seconds', '1 minute' or '2 hours'")
 
 
-def _outage(value: str) -> None:
-    _duration(value)
-    if not 10_000 <= duration_ms(value) <= 86_400_000:
-        raise ValueError("must be between 10 seconds and 24 hours")
+def _duration_between(lo: str, hi: str) -> Callable[[str], None]:
+    def check(value: str) -> None:
+        _duration(value)
+        if not duration_ms(lo) <= duration_ms(value) <= duration_ms(hi):
+            raise ValueError(f"must be between {lo} and {hi}")
+
+    return check
 
 
 def duration_ms(text: str) -> int:
@@ -98,9 +120,15 @@ def duration_seconds(text: str) -> float:
     return duration_ms(text) / 1000
 
 
+_MIN_HEAP_MB, _MAX_HEAP_MB = 128, 64 * 1024
+
+
 def _heap(value: str) -> None:
     if not _HEAP.match(value):
         raise ValueError("must be a JVM heap size such as '512m' or '1g'")
+    mb = int(value[:-1]) * (1024 if value.endswith("g") else 1)
+    if not _MIN_HEAP_MB <= mb <= _MAX_HEAP_MB:
+        raise ValueError("must be between 128m and 64g")
 
 
 def _url(value: str) -> None:
@@ -152,6 +180,8 @@ class Option:
                 if raw.lower() not in {"1", "0", "true", "false", "yes", "no"}:
                     raise ValueError("must be true or false")
                 value: Any = raw.lower() in {"1", "true", "yes"}
+            elif self.type is int and isinstance(raw, float | bool):
+                raise ValueError("must be a whole number")
             else:
                 value = self.type(raw)
             if self.validator is not None:
@@ -163,6 +193,9 @@ class Option:
 
 
 _SPARK = "restart of the streaming app (trigger the streaming_app DAG)"
+MAX_PARTITIONS = 256
+MIN_RETENTION_MS, MAX_RETENTION_MS = 3_600_000, 365 * 86_400_000
+MIN_RETENTION_BYTES, MAX_RETENTION_BYTES = 64 * 1024**2, 1024**4
 _HEALTH = "next pipeline_health run"
 
 OPTIONS: tuple[Option, ...] = (
@@ -214,9 +247,9 @@ OPTIONS: tuple[Option, ...] = (
         "kafka.topic.partitions",
         int,
         3,
-        "Partitions of the events and dead-letter topics.",
+        "Partitions of the events and dead-letter topics (they only grow: Kafka cannot remove one).",
         "kafka",
-        _positive,
+        _between(1, MAX_PARTITIONS),
         editable=True,
         applies="next platform_setup run (partitions only grow)",
     ),
@@ -224,9 +257,21 @@ OPTIONS: tuple[Option, ...] = (
         "kafka.topic.retention.ms",
         int,
         7 * 24 * 3600 * 1000,
-        "Retention of the events topic in milliseconds.",
+        "Retention of the events and dead-letter topics in milliseconds (at least an hour: a shorter "
+        "one deletes events a stopped app has not read yet).",
         "kafka",
-        _positive,
+        _between(MIN_RETENTION_MS, MAX_RETENTION_MS),
+        editable=True,
+        applies="next platform_setup run",
+    ),
+    Option(
+        "kafka.topic.retention.bytes",
+        int,
+        1024**3,
+        "Size bound of each partition of the events and dead-letter topics in bytes: beyond it the "
+        "oldest segments are deleted, whatever their age (keeps the disk from filling).",
+        "kafka",
+        _between(MIN_RETENTION_BYTES, MAX_RETENTION_BYTES),
         editable=True,
         applies="next platform_setup run",
     ),
@@ -317,7 +362,7 @@ OPTIONS: tuple[Option, ...] = (
         "Micro-batch trigger interval of the streaming app (0: next batch as soon as one ends and "
         "data is waiting — lowest latency; the app has no idle cost when no data arrives).",
         "spark",
-        _duration,
+        _duration_between("0 seconds", "1 hour"),
         editable=True,
         applies=_SPARK,
     ),
@@ -328,7 +373,7 @@ OPTIONS: tuple[Option, ...] = (
         "Upper bound of Kafka records read per micro-batch (bigger batches amortise the ~0.5 s fixed "
         "cost of a batch when catching up; small batches keep latency low when not).",
         "spark",
-        _positive,
+        _between(1, 10_000_000),
         editable=True,
         applies=_SPARK,
     ),
@@ -342,7 +387,7 @@ OPTIONS: tuple[Option, ...] = (
         "instead of once per micro-batch; all at once when the stream has caught up or the app "
         "stops. 0: every micro-batch writes every customer it touched (most Elasticsearch load).",
         "spark",
-        _duration,
+        _duration_between("0 seconds", "1 hour"),
         editable=True,
         applies=_SPARK,
     ),
@@ -352,7 +397,7 @@ OPTIONS: tuple[Option, ...] = (
         "1 minute",
         "Event-time tumbling window of the category aggregates.",
         "spark",
-        _duration,
+        _duration_between("1 second", "24 hours"),
         editable=True,
         applies=_SPARK,
     ),
@@ -362,7 +407,7 @@ OPTIONS: tuple[Option, ...] = (
         "10 minutes",
         "How late an event may arrive and still be counted.",
         "spark",
-        _duration,
+        _duration_between("0 seconds", "168 hours"),
         editable=True,
         applies=_SPARK,
     ),
@@ -372,7 +417,7 @@ OPTIONS: tuple[Option, ...] = (
         4,
         "spark.sql.shuffle.partitions of the streaming app (small: stateful batches).",
         "spark",
-        _positive,
+        _between(1, 200),
         editable=True,
         applies=_SPARK,
     ),
@@ -412,7 +457,7 @@ OPTIONS: tuple[Option, ...] = (
         5_000,
         "Documents per Elasticsearch bulk request of the streaming app.",
         "spark",
-        _positive,
+        _between(1, 100_000),
         editable=True,
         applies=_SPARK,
     ),
@@ -422,7 +467,7 @@ OPTIONS: tuple[Option, ...] = (
         2,
         "Bulk requests the streaming app keeps in flight to Elasticsearch.",
         "spark",
-        _positive,
+        _between(1, 16),
         editable=True,
         applies=_SPARK,
     ),
@@ -433,7 +478,7 @@ OPTIONS: tuple[Option, ...] = (
         "How long the streaming app waits out an unreachable Elasticsearch or Kafka (retrying with "
         "capped backoff, taking no new data) before it stops with an error for Airflow to restart it.",
         "spark",
-        _outage,
+        _duration_between("10 seconds", "24 hours"),
         editable=True,
         applies=_SPARK,
     ),
@@ -442,9 +487,10 @@ OPTIONS: tuple[Option, ...] = (
         "validation.max.amount",
         float,
         100_000.0,
+        # The bound keeps cents exact in a float64 and sums of them far inside int64.
         "Largest plausible amount of one event.",
         "validation",
-        _positive,
+        _above(0, 1e9),
         editable=True,
         applies=_SPARK,
     ),
@@ -454,7 +500,7 @@ OPTIONS: tuple[Option, ...] = (
         1_000,
         "Largest plausible quantity of one event.",
         "validation",
-        _positive,
+        _between(1, 1_000_000),  # quantities travel as int32
         editable=True,
         applies=_SPARK,
     ),
@@ -464,7 +510,7 @@ OPTIONS: tuple[Option, ...] = (
         16_384,
         "Largest accepted Kafka message value.",
         "validation",
-        _positive,
+        _between(1, 1024 * 1024),  # Kafka's default message size limit
         editable=True,
         applies=_SPARK,
     ),
@@ -472,9 +518,9 @@ OPTIONS: tuple[Option, ...] = (
         "validation.max.future.seconds",
         int,
         300,
-        "How far in the future an event timestamp may be (clock skew).",
+        "How far an event timestamp may lie ahead of the broker's append time (clock skew).",
         "validation",
-        _positive,
+        _between(1, 86_400),
         editable=True,
         applies=_SPARK,
     ),
@@ -485,7 +531,7 @@ OPTIONS: tuple[Option, ...] = (
         100_000,
         "Consumer lag (messages) above which pipeline_health fails.",
         "health",
-        _positive,
+        _between(1, 1_000_000_000),
         editable=True,
         applies=_HEALTH,
     ),
@@ -495,7 +541,7 @@ OPTIONS: tuple[Option, ...] = (
         600,
         "Age of the newest aggregate above which pipeline_health fails.",
         "health",
-        _positive,
+        _between(1, 7 * 86_400),
         editable=True,
         applies=_HEALTH,
     ),
@@ -527,7 +573,7 @@ OPTIONS: tuple[Option, ...] = (
         200_000,
         "Most documents per index the data_quality DAG reads into a frame (newest first).",
         "quality",
-        _positive,
+        _between(1, 5_000_000),
         editable=True,
         applies="next data_quality run",
     ),
@@ -537,7 +583,7 @@ OPTIONS: tuple[Option, ...] = (
         20,
         "Tries of data_quality to read a consistent snapshot between two micro-batches.",
         "quality",
-        _positive,
+        _between(1, 1_000),
     ),
     # -- airflow
     Option("airflow.port", int, 8080, "Airflow API server / UI port.", "airflow", _port),

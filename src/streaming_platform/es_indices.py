@@ -26,7 +26,11 @@ from streaming_platform.events import PRODUCT_CATEGORIES
 LONG = {"type": "long"}
 INT = {"type": "integer"}
 DOUBLE = {"type": "double"}
-KEYWORD = {"type": "keyword"}
+# Lucene refuses a term over 32766 bytes, and with it the whole document. A longer value (e.g. a
+# 40 KB Kafka key of a quarantined record) is kept in _source but not indexed: 1024 characters
+# are at most 4 KB of UTF-8, and ids and codes are far shorter.
+KEYWORD_IGNORE_ABOVE = 1024
+KEYWORD = {"type": "keyword", "ignore_above": KEYWORD_IGNORE_ABOVE}
 DATE = {"type": "date", "format": "strict_date_optional_time||epoch_millis"}
 BOOL = {"type": "boolean"}
 
@@ -174,13 +178,13 @@ def _template(index: str, properties: dict[str, Any], doc: str, settings: dict[s
 # The app refreshes the aggregates and customers indices itself right after each write (their
 # latency is measured to that refresh). Elasticsearch's own refresh every second only cut a
 # segment in the middle of a write: without it, ~7 % less Elasticsearch CPU at 45k events/s
-# (bench/README.md, session 6). Runtime metrics and quarantine keep the periodic refresh.
+# (bench/README.md). Runtime metrics and quarantine keep the periodic refresh.
 SELF_REFRESHED: dict[str, Any] = {"refresh_interval": "-1"}
 
 # The customer index is rewritten about once a second per active customer, so its segments soon
 # hold only deleted documents and Lucene drops them whole, for free. Merging them first (the
 # default tier of 10 segments) is work thrown away a second later: a tier of 20 cut
-# Elasticsearch's CPU by ~9 % at 45k events/s (bench/README.md, session 6).
+# Elasticsearch's CPU by ~9 % at 45k events/s (bench/README.md).
 CUSTOMERS_SETTINGS: dict[str, Any] = {**SELF_REFRESHED, "merge.policy.segments_per_tier": 20}
 
 # es.index.<key> → (mapping properties, description, index settings beyond the common ones) of
@@ -268,8 +272,10 @@ def ensure_templates(es: Any, settings: Settings) -> TemplateReport:
             es.options(ignore_status=400).indices.create(index=index)
             report.indices_created.append(index)
         elif current != body["_meta"]["version_hash"]:
-            # A template applies to new indices only: bring an existing one's settings along (e.g.
-            # an upgraded platform's refresh and merge tier). Mapping changes need a new index.
+            # A template applies to new indices only: bring an existing one's settings and mapping
+            # along (e.g. an upgraded platform's refresh tier, a keyword's ignore_above). A change
+            # Elasticsearch cannot make in place (a field's type) fails here, loudly.
             es.indices.put_settings(index=index, settings=_dynamic_settings(body))
+            es.indices.put_mapping(index=index, **body["template"]["mappings"])
             report.indices_updated.append(index)
     return report

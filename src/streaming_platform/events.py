@@ -11,8 +11,11 @@ Example (one Kafka message value, UTF-8 JSON, keyed by ``customer_id``)::
      "amount": 59.98, "quantity": 2, "location": "Berlin"}
 
 ``amount`` is the event's monetary value (unit price × quantity) in the shop currency; the app
-sums it in integer cents so totals are exact. ``timestamp`` is ISO 8601 with a UTC offset.
-The produce time is the Kafka message timestamp (CreateTime), used for end-to-end latency.
+sums it in integer cents so totals are exact. ``timestamp`` is RFC 3339 (the strict profile of
+:func:`streaming_platform.validation.parse_timestamp_ms`). The produce time is the Kafka message
+timestamp; the events topic stamps it with the broker's clock (``LogAppendTime``, see
+:mod:`streaming_platform.topics`), so a producer cannot set it. It bounds "future" event times and
+starts the end-to-end latency.
 """
 
 from __future__ import annotations
@@ -59,6 +62,11 @@ FIELDS: Final[tuple[tuple[str, str], ...]] = (
 FIELD_NAMES: Final = tuple(name for name, _ in FIELDS)
 # Identifier-like strings must be non-empty and at most this long (they become document ids).
 MAX_ID_LENGTH: Final = 128
+ID_FIELDS: Final = ("event_id", "customer_id", "product_id")
+MAX_LOCATION_LENGTH: Final = 256
+# The cap (in characters) of every free-text string field. event_type and product_category are
+# bounded by their value sets, timestamp by its grammar.
+MAX_LENGTH: Final = {**{name: MAX_ID_LENGTH for name in ID_FIELDS}, "location": MAX_LOCATION_LENGTH}
 
 # Compact codes the Spark app carries instead of strings (index into the tuples above).
 EVENT_TYPE_CODE: Final = {name: i for i, name in enumerate(EVENT_TYPES)}

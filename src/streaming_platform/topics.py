@@ -3,7 +3,12 @@
 :func:`ensure_topics` is what the platform_setup DAG runs. It accepts any confluent-kafka
 ``AdminClient`` — e.g. the one the Airflow Kafka provider's ``KafkaAdminClientHook`` exposes as
 ``hook.get_conn`` — and reports per topic whether it was created, already matched, or changed
-(partitions grown, retention set). Partitions only ever grow: Kafka cannot shrink a topic.
+(partitions grown, configuration set). Partitions only ever grow: Kafka cannot shrink a topic.
+
+The events topic stamps every record with the broker's clock (``LogAppendTime``): the app judges
+"future" event times against that timestamp (``validation.max.future.seconds``), and a producer
+could set a ``CreateTime`` of its choosing, so one record an hour ahead could otherwise move the
+watermark an hour ahead. Both topics are bounded by age and by size.
 """
 
 from __future__ import annotations
@@ -41,13 +46,33 @@ class TopicReport:
         return {"created": self.created, "existing": self.existing, "changed": self.changed}
 
 
+# Retention deletes whole segments only: segments of a quarter of the size bound keep a partition
+# within 1.25 times it (Kafka's default segment is 1 GiB, as large as the default bound).
+_SEGMENTS_PER_BOUND = 4
+_MAX_SEGMENT_BYTES = 1024**3
+
+
+def retention_config(settings: Settings) -> dict[str, str]:
+    """Age and size bounds of both topics (size per partition)."""
+    size = settings["kafka.topic.retention.bytes"]
+    return {
+        "retention.ms": str(settings["kafka.topic.retention.ms"]),
+        "retention.bytes": str(size),
+        "segment.bytes": str(min(size // _SEGMENTS_PER_BOUND, _MAX_SEGMENT_BYTES)),
+    }
+
+
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     partitions = settings["kafka.topic.partitions"]
-    retention = str(settings["kafka.topic.retention.ms"])
+    retention = retention_config(settings)
     return [
-        TopicSpec(settings["kafka.topic.events"], partitions, {"retention.ms": retention}),
+        TopicSpec(
+            settings["kafka.topic.events"],
+            partitions,
+            {**retention, "message.timestamp.type": "LogAppendTime"},
+        ),
         # Quarantined records are kept as long as the events they came from.
-        TopicSpec(settings["kafka.topic.deadletter"], partitions, {"retention.ms": retention}),
+        TopicSpec(settings["kafka.topic.deadletter"], partitions, retention),
     ]
 
 
@@ -79,7 +104,7 @@ def _reconcile(admin: Any, spec: TopicSpec, partitions: int) -> list[str]:
 
 
 def ensure_topics(settings: Settings, admin: Any) -> TopicReport:
-    """Create missing topics, grow partitions and set retention of existing ones."""
+    """Create missing topics; grow partitions and set the configuration of existing ones."""
     report = TopicReport()
     metadata = admin.list_topics(timeout=TIMEOUT_S).topics
     specs = topic_specs(settings)

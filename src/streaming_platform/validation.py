@@ -11,27 +11,32 @@ Reason codes are stable (the quarantine index, dashboards and tests key on them)
 ``not_object``                 JSON, but not an object
 ``missing_field:<f>``          required field absent or null
 ``wrong_type:<f>``             field of the wrong JSON type (e.g. ``"quantity": "2"``)
-``bad_value:<f>``              identifier empty or longer than ``MAX_ID_LENGTH``
+``bad_value:<f>``              an id (event_id, customer_id, product_id) empty, whitespace only,
+                               holding a control or invisible format character, or longer than
+                               ``MAX_ID_LENGTH``; ``location`` longer than ``MAX_LOCATION_LENGTH``
 ``unknown_event_type``         event_type not in :data:`~streaming_platform.events.EVENT_TYPES`
 ``unknown_product_category``   product_category not in ``PRODUCT_CATEGORIES``
 ``negative_amount``            amount < 0
 ``amount_out_of_range``        amount > ``validation.max.amount``
 ``negative_quantity``          quantity < 0
 ``quantity_out_of_range``      quantity > ``validation.max.quantity``
-``bad_timestamp``              timestamp not ISO 8601 with a UTC offset
+``bad_timestamp``              timestamp not strict RFC 3339 (see :func:`parse_timestamp_ms`)
 ``future_timestamp``           timestamp later than the produce time + ``validation.max.future.seconds``
 ``duplicate_event_id``         event_id already accepted within the watermark (stateful: the
                                app decides it, see :mod:`streaming_platform.spark_job`)
 =============================  ============================================================
 
-"Future" is judged against the Kafka message timestamp (the produce time), not the wall clock,
-so a replay of the same record is judged the same way: the result is a function of the record.
+"Future" is judged against the Kafka message timestamp, not the wall clock, so a replay of the
+same record is judged the same way: the result is a function of the record. The events topic
+stamps that timestamp with the broker's clock (``LogAppendTime``), so a producer whose clock, or
+whose explicit timestamp, lies ahead cannot carry an event past the rule (and the watermark).
 This module is plain Python on purpose: the Spark app runs it inside its Python workers (orjson
 parses ~2 M events/s per core, far faster than a JVM ``from_json`` plus SQL checks here).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -42,7 +47,9 @@ from streaming_platform.config import Settings
 from streaming_platform.events import (
     EVENT_TYPE_CODE,
     FIELDS,
+    ID_FIELDS,
     MAX_ID_LENGTH,
+    MAX_LOCATION_LENGTH,
     PRODUCT_CATEGORIES,
 )
 
@@ -109,18 +116,44 @@ class ValidEvent(NamedTuple):
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 _CATEGORIES = frozenset(PRODUCT_CATEGORIES)
-_ID_FIELDS = ("event_id", "customer_id", "product_id")
+
+# RFC 3339 section 5.6 date-time, ASCII digits only, upper-case T and Z, 1-9 fractional digits,
+# no leap second (datetime cannot hold one). Offsets at most 14:00 either way: the widest real
+# one is UTC+14:00, so "+23:59" is a broken clock or a forgery, not a zone.
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?"
+    r"(?:Z|[+-](?:(?:0[0-9]|1[0-3]):[0-5][0-9]|14:00))",
+    re.ASCII,
+)
+# C0 and C1 controls, DEL, and the invisible format characters (zero-width, bidi controls, BOM,
+# line and paragraph separators): ids that print alike must be alike.
+_NOT_IN_ID = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff]")
 
 
 def parse_timestamp_ms(value: str) -> int | None:
-    """Epoch milliseconds of an ISO 8601 timestamp with a UTC offset; None if not one."""
+    """Epoch milliseconds (fraction floored) of a strict RFC 3339 timestamp; None if not one.
+
+    Refused although ``datetime.fromisoformat`` takes them: the basic format
+    (``20240501T120000Z``), week and ordinal dates, a space or lower-case separator, omitted
+    seconds or offset, hour-only or ``+hhmm`` offsets, offsets beyond 14:00, non-ASCII digits.
+    """
+    if _RFC3339.fullmatch(value) is None:
+        return None
     try:
-        parsed = datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(value)  # the grammar is checked: this checks the calendar
     except ValueError:
         return None
-    if parsed.tzinfo is None:
-        return None  # a naive time is ambiguous: refuse rather than guess the zone
     return (parsed - _EPOCH) // _MS
+
+
+def id_ok(value: str) -> bool:
+    """An identifier: 1..MAX_ID_LENGTH characters, not only whitespace, no control or format ones."""
+    return 0 < len(value) <= MAX_ID_LENGTH and not value.isspace() and _NOT_IN_ID.search(value) is None
+
+
+def plain_id(value: str) -> bool:
+    """A cheap test for the usual id (printable ASCII, not only spaces); it implies :func:`id_ok`."""
+    return 0 < len(value) <= MAX_ID_LENGTH and value.isascii() and value.isprintable() and not value.isspace()
 
 
 def _type_ok(value: Any, kind: str) -> bool:
@@ -173,9 +206,10 @@ def check_document(doc: Any, produced_ms: int, limits: Limits) -> ValidEvent | l
         and type(pid) is str
         and type(loc) is str
         and type(ts) is str
-        and 0 < len(eid) <= MAX_ID_LENGTH
-        and 0 < len(cid) <= MAX_ID_LENGTH
-        and 0 < len(pid) <= MAX_ID_LENGTH
+        and plain_id(eid)
+        and plain_id(cid)
+        and plain_id(pid)
+        and len(loc) <= MAX_LOCATION_LENGTH
         and type(et) is str
         and et in EVENT_TYPE_CODE
         and type(cat) is str
@@ -201,9 +235,11 @@ def _reasons(doc: dict[str, Any], produced_ms: int, limits: Limits) -> ValidEven
         elif not _type_ok(value, kind):
             reasons.append(wrong_type(name))
     bad = set(r.split(":", 1)[1] for r in reasons)
-    for name in _ID_FIELDS:
-        if name not in bad and not 0 < len(doc[name]) <= MAX_ID_LENGTH:
+    for name in ID_FIELDS:
+        if name not in bad and not id_ok(doc[name]):
             reasons.append(bad_value(name))
+    if "location" not in bad and len(doc["location"]) > MAX_LOCATION_LENGTH:
+        reasons.append(bad_value("location"))
     if "event_type" not in bad and doc["event_type"] not in EVENT_TYPE_CODE:
         reasons.append(UNKNOWN_EVENT_TYPE)
     if "product_category" not in bad and doc["product_category"] not in _CATEGORIES:

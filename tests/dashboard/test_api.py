@@ -145,7 +145,7 @@ def test_config_validation_rejects_bad_values(stack: Stack) -> None:
     assert resp.status_code == 422
     errors = resp.json()["errors"]
     assert set(errors) == set(bad)
-    assert "greater than 0" in errors["kafka.topic.partitions"]
+    assert "between 1 and 256" in errors["kafka.topic.partitions"]
     assert "cannot be edited" in errors["kafka.port"]
     assert "unknown option" in errors["nope"]
     # One bad value rejects the whole change: the good one is not saved either.

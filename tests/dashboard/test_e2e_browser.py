@@ -162,7 +162,7 @@ def test_dashboard_end_to_end(stack: Stack, pipeline: None, page: Page) -> None:
     expect(row).to_contain_text("next pipeline_health run")
     field = page.get_by_label("health.max.consumer.lag")
     field.fill("-5")
-    expect(page.get_by_test_id("error-health.max.consumer.lag")).to_contain_text("greater than 0")
+    expect(page.get_by_test_id("error-health.max.consumer.lag")).to_contain_text("between 1 and")
     expect(page.get_by_test_id("save")).to_be_disabled()
     field.fill("50000")
     expect(page.get_by_test_id("error-health.max.consumer.lag")).to_have_count(0)

@@ -172,3 +172,77 @@ def test_customer_documents_are_filtered_sorted_and_summed_on_doc_values(es_up):
         for name in templates(settings):
             es.options(ignore_status=404).indices.delete_index_template(name=name)
         es.options(ignore_status=404).indices.delete(index=",".join(app_indices(settings)))
+
+
+def test_disk_watermarks_are_on(es_up):
+    """The node keeps Elasticsearch's disk watermarks: a full disk blocks writes, it is not filled."""
+    es = es_client(es_up)
+    node_settings = next(iter(es.nodes.info(metric="settings")["nodes"].values()))["settings"]
+    assert "threshold_enabled" not in str(node_settings.get("cluster", {}).get("routing", {}))
+    got = es.cluster.get_settings(include_defaults=True, flat_settings=True)
+    effective = {**got["defaults"], **got["persistent"], **got["transient"]}
+    assert effective["cluster.routing.allocation.disk.threshold_enabled"] == "true"
+    assert effective["cluster.routing.allocation.disk.watermark.flood_stage"] == "95%"
+
+
+def _run_settings(es_up: config.Settings, prefix: str) -> config.Settings:
+    from streaming_platform.es_indices import APP_INDEX_KEYS
+
+    run = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    names = {f"PLATFORM_ES_INDEX_{k.upper()}": f"{run}-{k}" for k in APP_INDEX_KEYS}
+    return config.load(env={**os.environ, "PLATFORM_ES_URL": es_up["es.url"], **names})
+
+
+def _drop(es, settings: config.Settings) -> None:
+    from streaming_platform.es_indices import app_indices, templates
+
+    for name in templates(settings):
+        es.options(ignore_status=404).indices.delete_index_template(name=name)
+    es.options(ignore_status=404).indices.delete(index=",".join(app_indices(settings)))
+
+
+def test_quarantined_record_with_a_40_kb_key_is_indexed_also_in_an_older_index(es_up):
+    """An immense keyword (a 40 KB Kafka key) is kept in _source and not indexed, instead of
+    rejecting the document; an index made before the cap gets it from ensure_templates."""
+    import orjson
+
+    from streaming_platform.es_indices import KEYWORD_IGNORE_ABOVE, ensure_templates, templates
+    from streaming_platform.streaming.sink import quarantine_doc
+
+    settings = _run_settings(es_up, "it-kw")
+    es = es_client(settings)
+    index = settings["es.index.quarantine"]
+    key = b"k" * 40_000
+    doc = quarantine_doc(
+        "customer-events", 0, 7, 1_790_000_000_000, key, b"not json", ["not_json"], 3, "e" * 5000
+    )
+
+    def bulk_errors() -> list:
+        ops = [orjson.dumps({"index": {"_index": index, "_id": "customer-events-0-7"}}), orjson.dumps(doc)]
+        resp = es.bulk(operations=ops, refresh=True)
+        return [item["index"].get("error") for item in resp["items"] if item["index"].get("error")]
+
+    try:
+        # As an older platform made it: the same mapping without the keyword cap.
+        body = templates(settings)[f"{index}-template"]["template"]
+        uncapped = {
+            name: {k: v for k, v in spec.items() if k != "ignore_above"}
+            for name, spec in body["mappings"]["properties"].items()
+        }
+        es.indices.create(
+            index=index, settings=body["settings"], mappings={"dynamic": "strict", "properties": uncapped}
+        )
+        [error] = bulk_errors()
+        assert error["type"] == "document_parsing_exception" and "immense term" in str(error)
+        report = ensure_templates(es, settings)
+        assert index in report.indices_updated
+        assert bulk_errors() == []
+        hit = es.get(index=index, id="customer-events-0-7")["_source"]
+        assert len(hit["key"]) == 40_000 and len(hit["event_id"]) == 5000
+        # Searchable by its other fields; a key within the cap still is by the key itself.
+        assert es.count(index=index, query={"term": {"reason": "not_json"}})["count"] == 1
+        short = {**doc, "key": "x" * KEYWORD_IGNORE_ABOVE, "offset": 8}
+        es.index(index=index, id="customer-events-0-8", document=short, refresh=True)
+        assert es.count(index=index, query={"term": {"key": "x" * KEYWORD_IGNORE_ABOVE}})["count"] == 1
+    finally:
+        _drop(es, settings)

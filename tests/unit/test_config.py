@@ -37,16 +37,83 @@ def test_types_are_parsed_from_strings():
 @pytest.mark.parametrize(
     ("name", "value", "rule"),
     [
-        ("kafka.topic.partitions", "0", "greater than 0"),
+        ("kafka.topic.partitions", "0", "between 1 and 256"),
         ("spark.trigger.interval", "fast", "'30 seconds'"),
         ("health.max.quarantine.rate", "1.5", "between 0 and 1"),
         ("spark.watermark", "ten minutes", "'30 seconds'"),
-        ("kafka.topic.retention.ms", "-5", "greater than 0"),
+        ("kafka.topic.retention.ms", "-5", "between 3600000 and"),
     ],
 )
 def test_dashboard_edits_are_validated(name, value, rule):
     with pytest.raises(config.ConfigError, match=rule):
         config.validate_overrides({name: value})
+
+
+# Each editable limit: a value just inside its bounds, and the values just and far outside them.
+BOUNDS = {
+    "kafka.topic.partitions": (256, [0, 257, 2**31], "between 1 and 256"),
+    "kafka.topic.retention.ms": (
+        3_600_000,
+        [1, 3_599_999, 365 * 86_400_000 + 1],
+        "between 3600000 and 31536000000",
+    ),
+    "kafka.topic.retention.bytes": (2**40, [1, 2**26 - 1, 2**40 + 1], "between 67108864 and 1099511627776"),
+    "spark.trigger.interval": ("1 hour", ["61 minutes", "100000 hours"], "between 0 seconds and 1 hour"),
+    "spark.max.offsets.per.trigger": (10_000_000, [0, 10_000_001, 2**63], "between 1 and 10000000"),
+    "spark.customers.write.interval": ("60 minutes", ["3601 seconds"], "between 0 seconds and 1 hour"),
+    "spark.outage.timeout": ("24 hours", ["9 seconds", "25 hours"], "between 10 seconds and 24 hours"),
+    "health.min.free.disk.percent": (0.0, [-1, 100.5], "between 0 and 100"),
+    "spark.window.duration": (
+        "24 hours",
+        ["0 seconds", "999 milliseconds", "25 hours"],
+        "between 1 second and 24 hours",
+    ),
+    "spark.watermark": ("168 hours", ["169 hours", "99999999 minutes"], "between 0 seconds and 168 hours"),
+    "spark.shuffle.partitions": (200, [0, 201], "between 1 and 200"),
+    "spark.driver.memory": ("64g", ["127m", "65g", "99999999g"], "between 128m and 64g"),
+    "spark.es.bulk.docs": (100_000, [0, 100_001], "between 1 and 100000"),
+    "spark.es.bulk.threads": (16, [0, 17], "between 1 and 16"),
+    "validation.max.amount": (
+        1e9,
+        [0, 1e300, 1e9 + 0.01, "inf", "nan", "-inf"],
+        "greater than 0 and at most 1000000000",
+    ),
+    "validation.max.quantity": (1_000_000, [0, 2**31, 2**31 - 1, 1_000_001], "between 1 and 1000000"),
+    "validation.max.payload.bytes": (1024**2, [0, 1024**2 + 1], "between 1 and 1048576"),
+    "validation.max.future.seconds": (86_400, [0, 86_401], "between 1 and 86400"),
+    "health.max.consumer.lag": (10**9, [0, 10**9 + 1], "between 1 and 1000000000"),
+    "health.max.staleness.seconds": (604_800, [0, 604_801], "between 1 and 604800"),
+    "health.max.quarantine.rate": (1.0, [-0.1, 1.01, "nan"], "between 0 and 1"),
+    "quality.max.docs": (5_000_000, [0, 5_000_001], "between 1 and 5000000"),
+}
+
+
+def test_every_editable_limit_is_bounded():
+    """Every editable option that is a number or a size has a bounds case above."""
+    editable = {o.name for o in config.OPTIONS if o.editable and o.name != "spark.source"}
+    assert editable == set(BOUNDS)
+
+
+@pytest.mark.parametrize("name", sorted(BOUNDS))
+def test_editable_limits_refuse_values_beyond_their_bounds(name):
+    inside, outside, rule = BOUNDS[name]
+    assert config.validate_overrides({name: inside}) == {name: config.option(name).parse(inside)}
+    env = config.option(name).env
+    for value in outside:
+        with pytest.raises(config.ConfigError, match=rule) as raised:
+            config.validate_overrides({name: value})
+        assert name in str(raised.value) and env in str(raised.value)
+        # The environment is held to the same bounds as the dashboard.
+        with pytest.raises(config.ConfigError, match=rule):
+            config.load(env={env: str(value)}, overrides={})
+
+
+def test_whole_number_options_refuse_fractions():
+    with pytest.raises(config.ConfigError, match="whole number"):
+        config.validate_overrides({"validation.max.quantity": 2.5})
+    with pytest.raises(config.ConfigError, match="whole number"):
+        config.validate_overrides({"kafka.topic.partitions": True})
+    assert config.validate_overrides({"validation.max.quantity": 7}) == {"validation.max.quantity": 7}
 
 
 def test_only_editable_options_can_be_edited():

@@ -44,3 +44,24 @@ def test_offset_ranges_read_back_as_written() -> None:
     assert parse_offset_range("a.b-c_d/0:-1--1") == ("a.b-c_d", 0, -1, -1)  # Kafka's "no offset"
     for bad in ("", "customer-events", "customer-events/x:1-2", "customer-events/1:1", "/1:1-2"):
         assert parse_offset_range(bad) is None, bad
+
+
+def _keyword_fields(props: dict[str, Any], prefix: str = "") -> dict[str, dict[str, Any]]:
+    found = {}
+    for name, spec in props.items():
+        if "properties" in spec:
+            found.update(_keyword_fields(spec["properties"], f"{prefix}{name}."))
+        elif spec.get("type") == "keyword":
+            found[prefix + name] = spec
+    return found
+
+
+def test_every_keyword_field_ignores_immense_values() -> None:
+    """A term over Lucene's 32766 bytes would reject the whole document (issue: a 40 KB key)."""
+    for index, props in mappings(SETTINGS).items():
+        keywords = _keyword_fields(props)
+        assert keywords, index
+        for name, spec in keywords.items():
+            # 4 bytes per character at most in UTF-8: the indexed term stays under Lucene's limit.
+            assert 0 < spec.get("ignore_above", 10**9) * 4 <= 32766, (index, name)
+    assert "key" in _keyword_fields(mappings(SETTINGS)[SETTINGS["es.index.quarantine"]])

@@ -82,7 +82,33 @@ HOSTILE = [
     b"{}",
     orjson.dumps(VALID).replace(b",", b"\n,"),  # newlines between tokens: valid JSON
     orjson.dumps(VALID).replace(b'"amount"', b'"am\nount"'),
-    orjson.dumps({**VALID, "location": "x" * 900}),  # valid, but longer than the fast path takes
+    orjson.dumps({**VALID, "note": "x" * 900}),  # valid, but longer than the fast path takes
+    # Timestamps datetime.fromisoformat takes and RFC 3339 does not.
+    with_raw("timestamp", b'"20240501T120000Z"'),
+    with_raw("timestamp", b'"2024-W18-3T12:00:00Z"'),
+    with_raw("timestamp", b'"2024-05-01 12:00:00Z"'),
+    with_raw("timestamp", b'"2024-05-01T12:00:00+23:59"'),
+    with_raw("timestamp", b'"2024-05-01T12:00:00+0100"'),
+    with_raw("timestamp", b'"2024-05-01T12:00:00Z\\n"'),
+    with_raw("timestamp", b'"\\uff12024-05-01T12:00:00Z"'),
+    with_raw("timestamp", b'"2024-05-01T12:00:00.123456789+14:00"'),  # valid
+    # Ids of whitespace, control or invisible characters; ids beyond ASCII (valid).
+    with_raw("customer_id", b'" "'),
+    with_raw("customer_id", b'"\\u00a0"'),
+    with_raw("customer_id", b'"\\u0000"'),
+    with_raw("customer_id", b'"c\\u200b"'),
+    with_raw("customer_id", b'"Z\\u00fcrich"'),
+    with_raw("customer_id", '"Zürich"'.encode()),
+    with_raw("event_id", b'"\\t\\n"'),
+    with_raw("event_id", b'"e\\u007f"'),
+    with_raw("event_id", b'"e 1"'),
+    with_raw("product_id", b'"\\u001b[31mred"'),
+    with_raw("product_id", b'"\\u202ep"'),
+    # Location: capped in characters, not bytes.
+    orjson.dumps({**VALID, "location": "x" * 256}),
+    orjson.dumps({**VALID, "location": "x" * 257}),
+    orjson.dumps({**VALID, "location": "\u00fc" * 256}),
+    orjson.dumps({**VALID, "location": "\u00fc" * 257}),
     b"",
     b"   ",
     None,

@@ -8,6 +8,7 @@ import orjson
 import pytest
 
 from streaming_platform import validation as v
+from streaming_platform.events import FIELDS, MAX_LENGTH, MAX_LOCATION_LENGTH
 from streaming_platform.producer import BAD_KINDS, EventGenerator
 from streaming_platform.validation import Limits, ValidEvent, check_document, validate
 
@@ -91,7 +92,7 @@ def test_undecodable_records(raw: bytes | None, reason: str) -> None:
         ({"amount": 100_000.01}, ["amount_out_of_range"]),
         ({"quantity": -1}, ["negative_quantity"]),
         ({"quantity": 1001}, ["quantity_out_of_range"]),
-        ({"timestamp": "2024-05-01 12:00"}, ["bad_timestamp"]),  # no UTC offset
+        ({"timestamp": "2024-05-01T12:00:00"}, ["bad_timestamp"]),  # no UTC offset
         ({"timestamp": "yesterday"}, ["bad_timestamp"]),
         ({"timestamp": 1714564800}, ["wrong_type:timestamp"]),
         ({"timestamp": "2024-05-01T12:05:00.001Z"}, ["future_timestamp"]),
@@ -99,6 +100,126 @@ def test_undecodable_records(raw: bytes | None, reason: str) -> None:
 )
 def test_one_broken_rule_one_reason(change: dict, reasons: list[str]) -> None:
     assert check({**GOOD, **change}) == reasons
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "2024-05-01T12:00:00Z",
+        "2024-05-01T11:59:59.250+00:00",
+        "2024-05-01T11:59:59.2Z",
+        "2024-05-01T11:59:59.123456789Z",  # nanoseconds: floored to the millisecond
+        "2024-05-01T13:59:59+02:00",
+        "2024-05-01T06:29:59.5-05:30",
+        "2024-05-02T01:59:59+14:00",  # the widest real offset (Line Islands)
+        "2024-04-30T22:00:00-14:00",
+        "2024-05-01T12:00:00-00:00",  # RFC 3339: UTC, local offset unknown
+        "2024-02-29T00:00:00Z",
+    ],
+)
+def test_rfc3339_timestamps_are_accepted(timestamp: str) -> None:
+    assert isinstance(check({**GOOD, "timestamp": timestamp}), ValidEvent)
+
+
+def test_rfc3339_fraction_and_offset_are_applied() -> None:
+    assert v.parse_timestamp_ms("2024-05-01T12:00:00.123456789Z") == NOW + 123
+    assert v.parse_timestamp_ms("2024-05-01T14:00:00.5+02:00") == NOW + 500
+    assert v.parse_timestamp_ms("2024-05-01T06:30:00-05:30") == NOW
+    assert v.parse_timestamp_ms("1969-12-31T23:59:59.999Z") == -1
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "20240501T120000Z",  # ISO 8601 basic format
+        "2024-W18-3T12:00:00Z",  # week date
+        "2024-122T12:00:00Z",  # ordinal date
+        "2024-05-01 12:00:00Z",  # space separator
+        "2024-05-01t12:00:00z",  # lower case
+        "2024-05-01T12:00Z",  # no seconds
+        "2024-05-01T12Z",
+        "2024-05-01T12:00:00",  # no offset: ambiguous
+        "2024-05-01",
+        "2024-05-01T12:00:00,5Z",  # comma decimal sign
+        "2024-05-01T12:00:00.Z",
+        "2024-05-01T12:00:00.1234567891Z",  # beyond nanoseconds
+        "2024-05-01T12:00:00+0100",  # offset without colon
+        "2024-05-01T12:00:00+01",
+        "2024-05-01T12:00:00+01:00:30",  # seconds in the offset
+        "2024-05-01T12:00:00+23:59",  # no such zone
+        "2024-05-01T12:00:00+14:01",
+        "2024-05-01T12:00:00-15:00",
+        "2024-05-01T12:00:00+01:60",
+        "2024-05-01T24:00:00Z",
+        "2024-05-01T12:60:00Z",
+        "2024-05-01T12:00:60Z",  # leap second: not representable
+        "2024-02-30T12:00:00Z",
+        "2023-02-29T12:00:00Z",
+        "2024-13-01T12:00:00Z",
+        "0000-01-01T00:00:00Z",
+        "+2024-05-01T12:00:00Z",
+        "2024-05-01T12:00:00Z\n",  # a trailing newline ($ would let it through)
+        " 2024-05-01T12:00:00Z",
+        "2024-05-01T12:00:00 Z",
+        "\uff12\uff10\uff12\uff14-05-01T12:00:00Z",  # full-width digits
+        "\u0662\u0660\u0662\u0664-05-01T12:00:00Z",  # Arabic-Indic digits
+        "",
+    ],
+)
+def test_only_strict_rfc3339_timestamps(timestamp: str) -> None:
+    assert check({**GOOD, "timestamp": timestamp}) == ["bad_timestamp"]
+    assert v.parse_timestamp_ms(timestamp) is None
+
+
+@pytest.mark.parametrize("name", ["event_id", "customer_id", "product_id"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        " ",
+        "   ",
+        "\t",
+        "\n",
+        "\u00a0",  # no-break space
+        "\u3000",  # ideographic space
+        "\u2003\u2003",
+        "c1\x00",
+        "c\x07",
+        "\x1b[31mred",  # terminal escape
+        "c\x7f",
+        "c\x85",  # C1 next line
+        "c\u200b",  # zero-width space: prints like "c"
+        "c\ufeff",
+        "\u202eevil",  # right-to-left override
+        "c\u2028",
+        "c" * 129,
+        "",
+    ],
+)
+def test_blank_control_or_long_ids_are_bad_values(name: str, value: str) -> None:
+    assert check({**GOOD, name: value}) == [f"bad_value:{name}"]
+
+
+@pytest.mark.parametrize("value", ["c 1", " c1", "Zürich-7", "\u4e2d\u6587", "x" * 128, "\U0001f600"])
+def test_ids_with_inner_spaces_or_letters_beyond_ascii_are_fine(value: str) -> None:
+    assert isinstance(check({**GOOD, "customer_id": value}), ValidEvent)
+
+
+def test_location_is_capped() -> None:
+    assert isinstance(check({**GOOD, "location": "x" * MAX_LOCATION_LENGTH}), ValidEvent)
+    assert isinstance(check({**GOOD, "location": ""}), ValidEvent)
+    assert check({**GOOD, "location": "x" * (MAX_LOCATION_LENGTH + 1)}) == ["bad_value:location"]
+    assert check({**GOOD, "location": "\u00fc" * (MAX_LOCATION_LENGTH + 1)}) == ["bad_value:location"]
+
+
+def test_every_string_field_is_bounded() -> None:
+    """Free-text fields by a cap; the others by their value set or grammar (none is unbounded)."""
+    strings = {name for name, kind in FIELDS if kind == "string"}
+    assert strings == {*MAX_LENGTH, "event_type", "product_category", "timestamp"}
+    for name, cap in MAX_LENGTH.items():
+        assert check({**GOOD, name: "y" * (cap + 1)}) == [f"bad_value:{name}"]
+    for name in ("event_type", "product_category"):
+        assert check({**GOOD, name: "view" * 1000}) == [f"unknown_{name}"]
+    assert check({**GOOD, "timestamp": "2024-05-01T12:00:00." + "0" * 1000 + "Z"}) == ["bad_timestamp"]
 
 
 def test_boundaries_are_inclusive() -> None:
@@ -142,6 +263,11 @@ def test_fast_path_agrees_with_rule_by_rule_check() -> None:
         [],
         {},
         "2024-05-01T12:00:00Z",
+        "20240501T120000Z",
+        " ",
+        "c\x00",
+        "\u00e9",
+        "x" * 300,
     ]
     for _ in range(5000):
         doc = dict(GOOD)

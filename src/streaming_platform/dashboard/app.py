@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import json
 import logging
+import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -41,6 +43,15 @@ def _client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+def is_loopback(host: str) -> bool:
+    """Whether every address ``host`` names is a loopback one (an unresolvable name is not)."""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (socket.gaierror, UnicodeError):
+        return False
+    return bool(addresses) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or config.load()
     paths = Paths(settings.home)
@@ -63,7 +74,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def require_token(request: Request) -> None:
         expected = settings["dashboard.token"]
         if not expected:
-            raise HTTPException(403, "editing is off: start the dashboard with PLATFORM_DASHBOARD_TOKEN set")
+            raise HTTPException(
+                403, "this needs the dashboard token: start the dashboard with PLATFORM_DASHBOARD_TOKEN set"
+            )
         given = request.headers.get("authorization", "")
         scheme, _, token = given.partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
@@ -72,6 +85,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "a valid 'Authorization: Bearer <token>' header is required",
                 headers={"WWW-Authenticate": "Bearer"},
             )
+
+    # Logs, configuration and audit say a lot about the platform (hosts, users, what changed and
+    # from where): beyond loopback they are for token holders only, like editing.
+    private_reads = [] if is_loopback(settings["bind.host"]) else [Depends(require_token)]
 
     @app.get(f"{API}/health")
     async def health() -> dict[str, Any]:
@@ -127,11 +144,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "services": {n: [{**p, "t": p["t"] * 1000} for p in pts] for n, pts in series.items()},
         }
 
-    @app.get(f"{API}/logs/services")
+    @app.get(f"{API}/logs/services", dependencies=private_reads)
     async def log_services() -> dict[str, Any]:
         return {"services": logs.services(paths.logs), "levels": list(logs.LEVELS)}
 
-    @app.get(f"{API}/logs")
+    @app.get(f"{API}/logs", dependencies=private_reads)
     async def get_logs(
         service: str,
         before: int | None = Query(default=None, ge=0),
@@ -151,7 +168,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             page = await asyncio.to_thread(logs.read_backwards, path, before, limit, query)
         return {"service": service, **page}
 
-    @app.get(f"{API}/config")
+    @app.get(f"{API}/config", dependencies=private_reads)
     async def get_config() -> dict[str, Any]:
         current = config.load()
         return {
@@ -161,7 +178,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "overrides_path": str(config.overrides_path(paths.home)),
         }
 
-    @app.post(f"{API}/config/validate")
+    @app.post(f"{API}/config/validate", dependencies=private_reads)
     async def validate(change: ConfigChange) -> dict[str, Any]:
         errors = settings_api.field_errors(change.changes)
         return {

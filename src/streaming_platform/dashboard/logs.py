@@ -4,6 +4,9 @@ A page is read backwards from ``before`` (default: the end of the file) in fixed
 until ``limit`` matching lines are found or ``MAX_SCAN_BYTES`` have been scanned; the answer
 carries the offset to continue from, so the browser pages towards older lines. ``after`` reads
 forwards from an offset (follow mode), again bounded.
+
+Every line is redacted (:func:`redact`) before it is matched or served: a search finds the
+redacted text only, so neither the line nor the search for a secret's value reveals it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,43 @@ _RANK = {name: i for i, name in enumerate(LEVELS)}
 _LEVEL = re.compile(r"\b(TRACE|DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL|SEVERE)\b")
 _ALIASES = {"WARNING": "WARN", "CRITICAL": "ERROR", "FATAL": "ERROR", "SEVERE": "ERROR"}
 _SERVICE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+REDACTED = "***"
+_SECRET_WORD = (
+    r"[\w.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)"
+    r"[\w.-]*"
+)
+_QUOTED_OR_BARE = r"(\"[^\"]*\"|'[^']*'|[^\s,;&\"']+)"
+_REDACTIONS: tuple[re.Pattern[str], ...] = (
+    # Airflow's simple auth manager at first start: "Password for user 'admin': <password>".
+    re.compile(r"(password for user '[^']*'\s*:\s*)" + _QUOTED_OR_BARE, re.IGNORECASE),
+    # "Authorization: Bearer <token>", "'authorization': 'Basic <b64>'", also in a repr of headers.
+    re.compile(
+        r"(authorization[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|token|apikey)\s+)?)([^\s\"',;]+)",
+        re.IGNORECASE,
+    ),
+    re.compile(r"(\b(?:bearer|basic)\s+)([A-Za-z0-9._~+/=-]{8,})", re.IGNORECASE),
+    # name=value and "name": "value" for secret-looking names (PLATFORM_ES_PASSWORD=, api_key: ...).
+    re.compile(r"(\b" + _SECRET_WORD + r"[\"']?\s*[:=]\s*)" + _QUOTED_OR_BARE, re.IGNORECASE),
+    # Command lines: --password <value>.
+    re.compile(r"(--" + _SECRET_WORD + r"\s+)" + _QUOTED_OR_BARE, re.IGNORECASE),
+    # URLs with credentials: scheme://user:<password>@host.
+    re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]+:)([^\s@/]+)(?=@)", re.IGNORECASE),
+)
+
+
+def _mask(match: re.Match[str]) -> str:
+    value = match.group(2)
+    quote = value[0] if value[:1] in ("'", '"') and len(value) > 1 and value[-1] == value[0] else ""
+    return f"{match.group(1)}{quote}{REDACTED}{quote}"
+
+
+def redact(line: str) -> str:
+    """``line`` with the values of passwords, tokens, keys and credentials replaced by ``***``."""
+    for pattern in _REDACTIONS:
+        line = pattern.sub(_mask, line)
+    return line
 
 
 class LogError(ValueError):
@@ -77,7 +117,7 @@ def log_path(log_dir: Path, service: str) -> Path:
 
 
 def _entry(offset: int, raw: bytes) -> tuple[dict[str, object], str, str | None]:
-    text = raw.decode("utf-8", "replace").rstrip("\r")[:MAX_LINE_CHARS]
+    text = redact(raw.decode("utf-8", "replace").rstrip("\r")[:MAX_LINE_CHARS])
     level = line_level(text)
     return {"offset": offset, "text": text, "level": level}, text, level
 

@@ -1,6 +1,8 @@
 """Configuration edits from the dashboard: validate, save to overrides.json, audit, plan the DAGs.
 
 Edits are all-or-nothing: one invalid value rejects the whole change and nothing is written.
+Every editable option is bounded by its validator (``config.py``); here, on top, a value that
+Kafka could not apply is refused (fewer partitions than now).
 Saved values are merged into ``$PLATFORM_HOME/config/overrides.json`` (written atomically) and
 each save appends one JSON line to ``$PLATFORM_HOME/config/audit.jsonl`` with who, when and
 what (old and new values; secrets are never editable, so never logged).
@@ -17,15 +19,37 @@ from typing import Any
 from streaming_platform import config
 from streaming_platform.dashboard.airflow_api import PLATFORM_DAGS
 
+# Options whose value may only grow: Kafka cannot take a partition away, so a smaller value would
+# be saved, shown as the configuration, and never be true.
+ONLY_GROW = ("kafka.topic.partitions",)
 
-def field_errors(changes: dict[str, Any]) -> dict[str, str]:
-    """option name -> error message, for every invalid or non-editable change."""
+
+def _current(home: Path | None) -> config.Settings:
+    if home is None:
+        return config.load()
+    return config.load(overrides=config.read_overrides(config.overrides_path(home)))
+
+
+def _shrink_error(name: str, new: Any, before: config.Settings) -> str | None:
+    if name in ONLY_GROW and new < before[name]:
+        return f"{name} can only grow (Kafka cannot remove a partition): it is {before[name]}, not {new}"
+    return None
+
+
+def field_errors(changes: dict[str, Any], home: Path | None = None) -> dict[str, str]:
+    """option name -> error message, for every invalid, non-editable or shrinking change."""
     errors: dict[str, str] = {}
+    before: config.Settings | None = None
     for name, raw in changes.items():
         try:
-            config.validate_overrides({name: raw})
+            parsed = config.validate_overrides({name: raw})[name]
         except config.ConfigError as exc:
             errors[name] = str(exc)
+            continue
+        if name in ONLY_GROW:
+            before = before or _current(home)
+            if (error := _shrink_error(name, parsed, before)) is not None:
+                errors[name] = error
     return errors
 
 
@@ -58,6 +82,9 @@ def save(home: Path, changes: dict[str, Any], who: str, source_ip: str | None) -
     path = config.overrides_path(home)
     current = config.read_overrides(path)
     before = config.load(overrides=current)
+    shrinking = [e for n, v in parsed.items() if (e := _shrink_error(n, v, before)) is not None]
+    if shrinking:
+        raise config.ConfigError("; ".join(shrinking))
     merged = {**current, **parsed}
     _write_atomic(path, json.dumps(merged, indent=2, sort_keys=True) + "\n")
     record = {

@@ -79,8 +79,8 @@ def elasticsearch_yml(settings: Settings, home: Path) -> str:
             "discovery.type: single-node",
             f"path.data: {home / 'data'}",
             f"path.logs: {home / 'logs'}",
-            # A development disk is often over 90% full; the watermarks would then make indices read-only.
-            "cluster.routing.allocation.disk.threshold_enabled: false",
+            # The disk watermarks stay on (defaults 85 / 90 / 95 % used): at the flood stage the node
+            # blocks writes to its indices rather than fill the disk (README, Troubleshooting).
             # No x-pack here (security is not even installed), so no xpack.* settings: they would be rejected.
             "",
         ]

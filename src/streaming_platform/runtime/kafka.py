@@ -47,6 +47,8 @@ def server_properties(settings: Settings) -> str:
             # A fresh consumer group should not wait 3 s for peers that will never join.
             "group.initial.rebalance.delay.ms=0",
             "log.retention.hours=168",
+            # Topics not made by platform_setup (tests, ad-hoc) are size-bounded too.
+            f"log.retention.bytes={settings['kafka.topic.retention.bytes']}",
             "",
         ]
     )

@@ -41,12 +41,21 @@ from streaming_platform.events import (
     EVENT_TYPE_CODE,
     EVENT_TYPES,
     FIELDS,
+    ID_FIELDS,
     MAX_ID_LENGTH,
+    MAX_LOCATION_LENGTH,
     PRODUCT_CATEGORIES,
 )
 from streaming_platform.streaming.sink import SinkConfig, quarantine_doc, write_quarantine
 from streaming_platform.streaming.state import hash_ids
-from streaming_platform.validation import Limits, ValidEvent, decode, parse_timestamp_ms, validate
+from streaming_platform.validation import (
+    Limits,
+    ValidEvent,
+    decode,
+    parse_timestamp_ms,
+    plain_id,
+    validate,
+)
 
 # The Kafka source columns the parser needs, as Spark SQL expressions.
 SOURCE_COLUMNS = ("key", "value", "partition", "offset", "unix_millis(timestamp) AS kafka_ms")
@@ -302,9 +311,19 @@ class _Lines:
         return self.read(lo, mid) + self.read(mid, hi)
 
 
-def _lengths_ok(col: pa.ChunkedArray) -> np.ndarray:
+# validation.plain_id as a column test: printable ASCII, not only spaces. Any other id (which may
+# still be valid) goes record by record, where validation.id_ok decides.
+_PLAIN_ID = "^[ -~]*[!-~][ -~]*$"
+
+
+def _plain_ids(col: pa.ChunkedArray) -> np.ndarray:
     n = pc.fill_null(pc.utf8_length(col), 0).to_numpy()
-    return (n > 0) & (n <= MAX_ID_LENGTH)
+    plain = pc.fill_null(pc.match_substring_regex(col, _PLAIN_ID), False).to_numpy(zero_copy_only=False)
+    return (n > 0) & (n <= MAX_ID_LENGTH) & plain
+
+
+def _lengths_at_most(col: pa.ChunkedArray, cap: int) -> np.ndarray:
+    return pc.fill_null(pc.utf8_length(col), cap + 1).to_numpy() <= cap
 
 
 def _codes(col: pa.ChunkedArray, names: tuple[str, ...]) -> np.ndarray:
@@ -335,8 +354,9 @@ def vector_accept(chunk: Chunk, limits: Limits) -> tuple[np.ndarray, pa.Table]:
     ok = np.ones(len(idx), bool)
     for name in _EVENT_JSON.names:
         ok &= t.column(name).is_valid().to_numpy()
-    for name in ("event_id", "customer_id", "product_id"):
-        ok &= _lengths_ok(t.column(name))
+    for name in ID_FIELDS:
+        ok &= _plain_ids(t.column(name))
+    ok &= _lengths_at_most(t.column("location"), MAX_LOCATION_LENGTH)
     etype, cat = (
         _codes(t.column("event_type"), EVENT_TYPES),
         _codes(t.column("product_category"), PRODUCT_CATEGORIES),
@@ -415,9 +435,10 @@ def parse_records(
                     and type(pid) is str
                     and type(lo) is str
                     and type(ts) is str
-                    and 0 < len(e) <= MAX_ID_LENGTH
-                    and 0 < len(c) <= MAX_ID_LENGTH
-                    and 0 < len(pid) <= MAX_ID_LENGTH
+                    and plain_id(e)
+                    and plain_id(c)
+                    and plain_id(pid)
+                    and len(lo) <= MAX_LOCATION_LENGTH
                     and type(et) is str
                     and et in EVENT_TYPE_CODE
                     and type(ca) is str
