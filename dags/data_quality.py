@@ -14,8 +14,9 @@ Each index is read into a bounded pandas frame and validated with the GX provide
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
+import pendulum
 from airflow.sdk import dag
 
 from streaming_platform.orchestration.gx import PlatformGXValidateOperator
@@ -27,7 +28,7 @@ DAG_ID = "data_quality"
 @dag(
     dag_id=DAG_ID,
     schedule="@hourly",
-    start_date=datetime(2024, 1, 1),
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
     # One at a time: the suites share one file-backed GX context (its config file is rewritten).

@@ -8,8 +8,7 @@ fails the task (nothing is dropped silently).
 
 from __future__ import annotations
 
-from datetime import datetime
-
+import pendulum
 from airflow.sdk import Param, dag, task
 
 DAG_ID = "demo_load"
@@ -18,7 +17,7 @@ DAG_ID = "demo_load"
 @dag(
     dag_id=DAG_ID,
     schedule=None,
-    start_date=datetime(2024, 1, 1),
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     tags=["platform", "demo", "kafka"],
     default_args={"owner": "platform", "retries": 0},  # re-sending on retry would double the load

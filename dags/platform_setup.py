@@ -14,8 +14,9 @@ configuration, and each task's log says what it created, what already existed an
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
+import pendulum
 from airflow.sdk import dag, task
 from kibana_import import KibanaImportSavedObjectsOperator
 
@@ -30,7 +31,7 @@ SAVED_OBJECTS = REPO_ROOT / "kibana" / "saved_objects.ndjson"
 @dag(
     dag_id=DAG_ID,
     schedule=None,
-    start_date=datetime(2024, 1, 1),
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     tags=["platform", "setup", "kafka", "elasticsearch", "kibana"],
     default_args={"owner": "platform", "retries": 2, "retry_delay": timedelta(seconds=15)},

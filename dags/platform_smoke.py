@@ -10,8 +10,9 @@ an owner and retries, TaskFlow tasks.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
+import pendulum
 from airflow.sdk import BaseHook, dag, task
 
 from streaming_platform.connections import ES_CONN_ID, KAFKA_CONN_ID, SPARK_CONN_ID
@@ -22,7 +23,7 @@ DAG_ID = "platform_smoke"
 @dag(
     dag_id=DAG_ID,
     schedule="@daily",
-    start_date=datetime(2024, 1, 1),
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     tags=["platform", "smoke"],
     default_args={"owner": "platform", "retries": 1, "retry_delay": timedelta(seconds=10)},

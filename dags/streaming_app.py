@@ -21,8 +21,9 @@ flight is redone from the checkpoint at the next start.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
+import pendulum
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param, dag, task
 from airflow.utils.trigger_rule import TriggerRule
@@ -35,7 +36,7 @@ DAG_ID = "streaming_app"
 @dag(
     dag_id=DAG_ID,
     schedule=None,
-    start_date=datetime(2024, 1, 1),
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,  # one query per checkpoint
     tags=["platform", "spark", "streaming"],
