@@ -569,3 +569,290 @@ def test_compose_cli_config(tmp_path):
         env=env,
     )
     assert bad.returncode != 0 and "required variable" in bad.stderr, bad.stderr
+
+
+# --------------------------------------------------------------------------- what the pipeline needs to run
+
+_SIZE = re.compile(r"^(\d+)([kmg])b?$", re.IGNORECASE)
+
+
+def _bytes(text: str) -> int:
+    m = _SIZE.match(str(text).strip())
+    assert m, f"not a size: {text!r}"
+    return int(m.group(1)) * 1024 ** {"k": 1, "m": 2, "g": 3}[m.group(2).lower()]
+
+
+def _defaults_env() -> dict[str, str]:
+    """The variables compose sees with nothing but .env.example's non-secret values."""
+    return {k: v for k, v in ENV_ACTIVE.items() if not _SECRET_KEY.search(k)}
+
+
+def _resolved(value, env=None) -> str:
+    """``value`` interpolated with defaults only (secrets replaced by a placeholder)."""
+    env = {**_defaults_env(), **(env or {})}
+    secrets = {n: "x" for _, s in _walk_strings(COMPOSE) for n, op, _ in _references(s) if op == ":?"}
+    return _interpolate(str(value), {**secrets, **env})
+
+
+def _service_env(service: str) -> dict[str, str]:
+    return {k: _resolved(v) for k, v in _environment(SERVICES[service]).items() if v is not None}
+
+
+def _memory_limit(service: str) -> int:
+    svc = SERVICES[service]
+    limit = ((svc.get("deploy") or {}).get("resources") or {}).get("limits", {}).get("memory")
+    limit = limit or svc.get("mem_limit")
+    assert limit, f"{service} has no memory limit (deploy.resources.limits.memory)"
+    return _bytes(_resolved(limit))
+
+
+def _xmx(java_opts: str) -> int:
+    m = re.search(r"-Xmx(\S+)", java_opts)
+    assert m, java_opts
+    return _bytes(m.group(1))
+
+
+@pytest.fixture
+def streaming_app(monkeypatch):
+    from streaming_platform.streaming import app
+
+    monkeypatch.setattr(app, "spark_jars", lambda: [])  # the jars' location is checked in the image test
+    return app
+
+
+def _scheduler_settings():
+    env = {k: v for k, v in _service_env("airflow-scheduler").items() if k.startswith("PLATFORM_")}
+    return config.load(env=env, overrides={})
+
+
+def test_executors_reach_the_driver(streaming_app):
+    """The driver runs in airflow-scheduler (LocalExecutor, client mode): the address it announces
+    is that container's name on the workers' network, and its ports are fixed and declared."""
+    scheduler, worker = SERVICES["airflow-scheduler"], SERVICES["spark-worker"]
+    settings = _scheduler_settings()
+    conf, env = streaming_app.submit_conf(settings), streaming_app.submit_env(settings)
+    host = conf["spark.driver.host"]
+    assert host == scheduler["hostname"] == "airflow-scheduler", host
+    assert conf["spark.driver.bindAddress"] == host  # the container's address on the compose network
+    assert set(scheduler.get("networks") or ["default"]) & set(worker.get("networks") or ["default"])
+    for value in (host, conf["spark.driver.bindAddress"], env["SPARK_LOCAL_IP"]):
+        assert value not in ("127.0.0.1", "localhost", "::1"), "loopback is unreachable from the workers"
+    # spark.driver.port / spark.blockManager.port: fixed through SPARK_SUBMIT_OPTS and declared
+    opts = _service_env("airflow-scheduler")["SPARK_SUBMIT_OPTS"]
+    ports = dict(re.findall(r"-D(spark\.[A-Za-z.]+)=(\d+)", opts))
+    assert set(ports) == {"spark.driver.port", "spark.blockManager.port"}
+    assert not set(ports) & set(conf), "submit_conf would override them"
+    exposed = {_resolved(p) for p in scheduler["expose"]}
+    assert set(ports.values()) | {conf["spark.ui.port"]} <= exposed
+    # the UI (SPARK_LOCAL_IP) listens on the container's address, published on the host's loopback
+    published = [_short_port(p) for p in scheduler["ports"]]
+    assert any(target == int(conf["spark.ui.port"]) for _, _, target in published)
+
+
+def test_executor_python_is_the_spark_images_interpreter(streaming_app, monkeypatch, tmp_path):
+    """spark.pyspark.python is REPO_ROOT/.venv/bin/python; both images put src under /opt/platform
+    (REPO_ROOT) and that interpreter path at /opt/platform/.venv/bin/python."""
+    venv_python = tmp_path / ".venv" / "bin" / "python"
+    venv_python.parent.mkdir(parents=True)
+    venv_python.touch()
+    monkeypatch.setattr(streaming_app, "REPO_ROOT", tmp_path)
+    announced = streaming_app.submit_conf(_scheduler_settings())["spark.pyspark.python"]
+    relative = Path(announced).relative_to(tmp_path).as_posix()
+    assert relative == ".venv/bin/python"
+    for service in ("airflow-scheduler", "spark-worker"):
+        dockerfile = _dockerfile(service)
+        assert re.search(r"^COPY (--\S+ )*src /opt/platform/src$", dockerfile, re.M), service
+        assert re.search(rf"ln -sf \"[^\"]+\" /opt/platform/{re.escape(relative)}\b", dockerfile), (
+            f"{service}'s image has no /opt/platform/{relative}"
+        )
+    assert "PYSPARK_PYTHON=/opt/platform/.venv/bin/python" in _dockerfile("spark-worker")
+
+
+def _dockerignore_allows(service: str, top: str) -> bool:
+    path = REPO / (SERVICES[service]["build"]["dockerfile"] + ".dockerignore")
+    return any(ln.strip() in (f"!{top}/**", f"!{top}") for ln in path.read_text().splitlines())
+
+
+def test_airflow_image_has_every_file_the_code_reads():
+    """Every ``REPO_ROOT / "..."`` path read by the DAGs, plugins and the package they import
+    (GX suites, Kibana saved objects, the Spark app, its jars) is copied into the Airflow image."""
+    dockerfile = _dockerfile("airflow-scheduler")
+    sources = [*REPO.glob("dags/*.py"), *REPO.glob("plugins/*.py")]
+    sources += [
+        p
+        for p in (REPO / "src" / "streaming_platform").rglob("*.py")
+        if not {"runtime", "dashboard"} & set(p.relative_to(REPO / "src").parts)
+    ]
+    tops = set()
+    for path in sources:
+        for rel in re.findall(r'REPO_ROOT\s*/\s*"([^"]+)"', path.read_text()):
+            tops.add(rel.split("/")[0])
+    tops -= {".platform", ".venv"}  # PLATFORM_HOME is set by the image; .venv is the symlink above
+    assert {"expectations", "kibana", "spark_apps", "jvm"} <= tops
+    for top in sorted(tops):
+        copy = rf"^COPY (--\S+ )*{re.escape(top)}/? +/opt/platform/{re.escape(top)}$"
+        if top == "jvm":  # the connector jars come from the Maven build stage
+            assert "/opt/platform/jvm/spark/target/lib" in dockerfile
+            continue
+        assert re.search(copy, dockerfile, re.M), f"the Airflow image lacks {top}/"
+        assert _dockerignore_allows("airflow-scheduler", top), f"{top}/ is excluded from the build context"
+
+
+_STDLIB = set(sys.stdlib_module_names)
+
+
+def _imports(path: Path) -> set[str]:
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names
+
+
+def _third_party_closure(roots: list[Path]) -> set[str]:
+    """Top-level third-party modules imported by ``roots`` and the package modules they import."""
+    pkg = REPO / "src"
+    seen, todo, found = set(), list(roots), set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for name in _imports(path):
+            if name.startswith("streaming_platform"):
+                parts = name.split(".")
+                for i in range(1, len(parts) + 1):
+                    base = pkg.joinpath(*parts[:i])
+                    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+                        if candidate.is_file():
+                            todo.append(candidate)
+            elif name.split(".")[0] not in _STDLIB and name.split(".")[0] != "__future__":
+                found.add(name.split(".")[0])
+    return found
+
+
+def _pins(*names: str) -> set[str]:
+    out = set()
+    for name in names:
+        for ln in (DOCKER_DIR / "requirements" / name).read_text().splitlines():
+            if ln.strip() and not ln.startswith("#"):
+                out.add(_canonical(ln.split("==")[0]))
+    return out
+
+
+def _canonical(dist: str) -> str:
+    return re.sub(r"[-_.]+", "-", dist).lower()
+
+
+def _with_dependencies(dists: set[str]) -> set[str]:
+    from importlib import metadata
+
+    out, todo = set(), list(dists)
+    while todo:
+        dist = _canonical(todo.pop())
+        if dist in out:
+            continue
+        out.add(dist)
+        try:
+            requires = metadata.requires(dist) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for req in requires:
+            if "extra ==" not in req:
+                todo.append(re.split(r"[\s<>=!~;\[(]", req, maxsplit=1)[0])
+    return out
+
+
+def _distributions_of(modules: set[str]) -> dict[str, set[str]]:
+    from importlib import metadata
+
+    mapping = metadata.packages_distributions()
+    return {m: {_canonical(d) for d in mapping.get(m, [])} for m in modules}
+
+
+def test_spark_image_has_what_the_executors_import():
+    """The executors run parse (validation, Arrow), the python-kafka source and the quarantine
+    writer: every third-party module they import is pinned in docker/requirements/spark.txt."""
+    streaming_dir = REPO / "src/streaming_platform/streaming"
+    roots = [streaming_dir / f for f in ("parse.py", "kafka_source.py", "sink.py")]
+    modules = _third_party_closure(roots) - {"pyspark"}  # pyspark: $SPARK_HOME/python of the image
+    assert {"confluent_kafka", "pyarrow", "orjson"} <= modules
+    pinned = _pins("spark.txt")
+    for module, dists in _distributions_of(modules).items():
+        assert dists & pinned, f"executors import {module} ({dists or 'unknown'}): not in spark.txt"
+
+
+def test_airflow_image_has_what_the_dags_import():
+    """Every third-party module of the DAGs, plugins and the package parts they import is in the
+    Airflow image: pinned in airflow.txt / airflow-no-deps.txt, or a dependency of those."""
+    roots = [*REPO.glob("dags/*.py"), *REPO.glob("plugins/*.py")]
+    modules = _third_party_closure(roots) - {p.stem for p in roots}  # plugins/ and dags/ are on sys.path
+    assert {"great_expectations_provider", "airflow", "confluent_kafka"} <= modules
+    pinned = _pins("airflow.txt", "airflow-no-deps.txt")
+    assert "airflow-provider-great-expectations" in pinned
+    available = _with_dependencies(pinned | {"apache-airflow"})
+    for module, dists in _distributions_of(modules).items():
+        assert dists & available, f"the DAGs import {module} ({dists or 'unknown'}): not in the Airflow image"
+    no_deps = "--no-deps -r /opt/platform/docker/requirements/airflow-no-deps.txt"
+    assert no_deps in _dockerfile("airflow-scheduler")
+
+
+@pytest.mark.parametrize("service", sorted(n for n in SERVICES if n.startswith("airflow-")))
+def test_dags_are_not_paused_at_creation(service):
+    assert _service_env(service)["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] == "false"
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_every_service_has_a_memory_limit(service):
+    assert _memory_limit(service) >= 256 * 1024**2
+
+
+def test_heaps_fit_their_limits():
+    es = SERVICES["elasticsearch"]
+    es_env = _service_env("elasticsearch")
+    assert es_env["bootstrap.memory_lock"] == "true"
+    assert es["ulimits"]["memlock"] == {"soft": -1, "hard": -1}
+    # Elastic: heap at most 50 % of the memory available (the rest is file-system cache)
+    assert _xmx(es_env["ES_JAVA_OPTS"]) * 2 <= _memory_limit("elasticsearch")
+    assert _xmx(es_env["ES_JAVA_OPTS"]) == _bytes(config.option("es.heap").default)
+    kafka_env = _service_env("kafka")
+    assert _xmx(kafka_env["KAFKA_HEAP_OPTS"]) == _bytes(config.option("kafka.heap").default)
+    assert _xmx(kafka_env["KAFKA_HEAP_OPTS"]) < _memory_limit("kafka")
+    worker = _service_env("spark-worker")
+    assert _bytes(worker["SPARK_WORKER_MEMORY"]) + _bytes(worker["SPARK_DAEMON_MEMORY"]) < _memory_limit(
+        "spark-worker"
+    )
+    assert _bytes(_service_env("spark-master")["SPARK_DAEMON_MEMORY"]) < _memory_limit("spark-master")
+    driver = _bytes(_scheduler_settings()["spark.driver.memory"])
+    assert driver + _memory_limit("airflow-apiserver") <= _memory_limit("airflow-scheduler")
+
+
+def test_dashboard_reads_no_pid_or_log_files():
+    """The dashboard's resource sampler and log viewer read ``home/run/*.pid`` and ``home/logs``:
+    in compose nothing writes there, and those two folders are empty tmpfs mounts."""
+    from streaming_platform.runtime.process import Paths
+
+    home = Path(_service_env("dashboard")["PLATFORM_HOME"])
+    paths = Paths(home)
+    mounts = {str(m).split(":")[0] for m in SERVICES["dashboard"].get("tmpfs", [])}
+    assert {str(paths.run), str(paths.logs)} <= mounts
+    writers = [n for n, s in SERVICES.items() if n != "dashboard" and "tmpfs" in s]
+    assert not writers
+
+
+def _pom_property(pom: str, name: str) -> str:
+    m = re.search(rf"<{re.escape(name)}>([^<]+)</{re.escape(name)}>", (REPO / pom).read_text())
+    assert m, f"{pom}: no <{name}>"
+    return m.group(1)
+
+
+def test_versions_equal_the_embedded_ones():
+    _, kafka = _default_of(SERVICES["kafka"]["image"].split(":", 1)[1])
+    assert kafka == _pom_property("jvm/kafka/pom.xml", "kafka.version")
+    es = _pom_property("jvm/elasticsearch/pom.xml", "es.version")
+    for name in ("elasticsearch", "kibana"):
+        assert _default_of(SERVICES[name]["image"].split(":", 1)[1])[1] == es, name
