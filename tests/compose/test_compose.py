@@ -1021,3 +1021,111 @@ def test_make_env_generates_random_secrets_and_keeps_an_existing_env(tmp_path, g
     done = _make_env(tmp_path)
     assert done.returncode == 0 and (tmp_path / ".env").read_text() == "MINE=1\n", done.stdout
     assert "make_env.py" in (REPO / "Makefile").read_text()
+
+
+# --------------------------------------------------------------------------- the CA, on loopback
+
+_CLIENTS = {
+    # the stream, the DAGs' package code and the dashboard: elasticsearch-py from the settings
+    "elasticsearch-py": (
+        "from streaming_platform import clients, config\n"
+        "s = config.load(env={'PLATFORM_ES_URL': URL}, overrides={})\n"
+        "print(clients.es_client(s).info()['version']['number'])"
+    ),
+    # the dashboard's Kibana probe
+    "httpx": "import httpx; print(httpx.get(URL).json()['version']['number'])",
+    # the Kibana saved-objects import (plugins/kibana_import.py)
+    "requests": "import requests; print(requests.get(URL).json()['version']['number'])",
+}
+
+
+@pytest.fixture(scope="module")
+def https_server(tmp_path_factory):
+    """An HTTPS server on loopback with a certificate of a fresh CA, answering like Elasticsearch."""
+    import datetime
+    import http.server
+    import ssl
+    import threading
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    folder = tmp_path_factory.mktemp("tls")
+    now = datetime.datetime.now(datetime.UTC)
+
+    def cert(subject, key, issuer, issuer_key, ca):
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), False)
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    ca_key, node_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_cert = cert("platform test CA", ca_key, "platform test CA", ca_key, True)
+    node_cert = cert("localhost", node_key, "platform test CA", ca_key, False)
+    pem = serialization.Encoding.PEM
+    (folder / "ca.crt").write_bytes(ca_cert.public_bytes(pem))
+    (folder / "node.crt").write_bytes(node_cert.public_bytes(pem))
+    (folder / "node.key").write_bytes(
+        node_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps({"version": {"number": "8.19.21", "build_flavor": "default"}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("X-Elastic-Product", "Elasticsearch")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(folder / "node.crt", folder / "node.key")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://localhost:{server.server_address[1]}", folder / "ca.crt"
+    server.shutdown()
+
+
+def _client_run(code: str, url: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if k not in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")}
+    base["PYTHONPATH"] = str(REPO / "src")
+    return subprocess.run(
+        [sys.executable, "-c", f"URL = {url!r}\n{code}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**base, **env},
+    )
+
+
+@pytest.mark.parametrize("client", sorted(_CLIENTS))
+def test_python_clients_trust_the_ca_through_compose_env(https_server, client):
+    """The env compose gives the clients (x-es-ca) makes each verify a certificate of a private
+    CA, and without it the same request is refused: TLS with the setup service's CA needs no
+    code option. (A real handshake on loopback; the compose containers' own were never run.)"""
+    url, ca = https_server
+    ca_env = {k: str(ca) for k in COMPOSE["x-es-ca"]}
+    assert set(ca_env) == {"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"}
+    trusted = _client_run(_CLIENTS[client], url, ca_env)
+    assert trusted.returncode == 0 and trusted.stdout.strip() == "8.19.21", trusted.stderr[-2000:]
+    untrusted = _client_run(_CLIENTS[client], url, {})
+    assert untrusted.returncode != 0 and "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr, untrusted.stderr[
+        -2000:
+    ]
