@@ -6,12 +6,18 @@ The Compose Specification schema, tests/compose/compose-spec.json, is the offici
     a08f8d51631b7127ddac3d2c65537db429d0f1d0, 2025-10-21). JSON Schema draft-07,
     "$id": "compose_spec.json". Apache License 2.0. Refresh it by copying that file anew.
 
-What is checked: the file against the schema (raw and after interpolating .env.example); every
+What is checked: the file against the schema (raw and after interpolating `make env`'s .env); every
 PLATFORM_* name is a real option of streaming_platform.config and every value/default parses and
 agrees with config.py; published ports are config.py's defaults; every long-running service has a
 healthcheck and every other one is a one-shot that something waits for; depends_on waits for
 health/completion; no secret literal; every ${VAR} is documented in .env.example; the Spark worker
 scales; the Airflow connections agree with the PLATFORM_* settings; image versions agree.
+What the pipeline needs to run there: the driver reachable from the executors, their interpreter,
+the files and packages the code imports or reads in each image, DAGs unpaused, memory limits
+above the heaps, versions equal to the embedded ones. Security: TLS (certutil setup, https
+everywhere, the CA trusted through the env compose sets: proven on loopback for the three
+Python HTTP clients), least-privilege roles on the app's indices, each container's secrets,
+`make env`.
 If a Compose CLI is installed, `docker compose config` is run on the file too.
 """
 
