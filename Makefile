@@ -8,7 +8,7 @@ PLATFORM := $(BIN)/platform
 MVN ?= mvn
 WEB := dashboard/web
 
-.PHONY: help setup venv jars web browser up down status config test lint format bench bench-fixed bench-runtime fault-drill lock clean
+.PHONY: help setup venv jars web browser up down status config test lint format bench bench-fixed bench-runtime fault-drill lock clean env
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -84,6 +84,9 @@ lock:  ## re-resolve requirements/base.in into requirements/lock.txt
 	@rm -rf /tmp/lock-venv && $(PYTHON) -m venv /tmp/lock-venv
 	@/tmp/lock-venv/bin/pip install -q -r requirements/base.in
 	@{ sed -n '1,2p' requirements/lock.txt; /tmp/lock-venv/bin/pip freeze; } > requirements/lock.txt.new && mv requirements/lock.txt.new requirements/lock.txt
+
+env:  ## .env for docker compose with random secrets (never overwrites an existing .env)
+	@$(PYTHON) docker/make_env.py
 
 clean:  ## remove build outputs (not the state folder)
 	rm -rf $(VENV) jvm/*/target jvm/.resolved $(WEB)/dist $(WEB)/node_modules

@@ -3,8 +3,11 @@
 #     app's driver lives in this container and its executors on the spark-worker containers),
 #   * our pinned Python requirements (docker/requirements/airflow.txt),
 #   * Spark's Kafka connector jars (Maven build stage below),
-#   * the streaming_platform package, the DAGs, plugins and the Spark app, laid out under
-#     /opt/platform exactly as in the repository (so REPO_ROOT-relative paths keep working).
+#   * the streaming_platform package, the DAGs, plugins, the Spark app, the GX suites and the
+#     Kibana saved objects, laid out under /opt/platform exactly as in the repository (so
+#     REPO_ROOT-relative paths keep working: expectations/, kibana/, spark_apps/, jvm/spark/),
+#   * /opt/platform/.venv/bin/python, the interpreter path the app announces to the executors
+#     (spark.pyspark.python); the Spark image has the same path.
 # Build context: the repository root (see docker-compose.yaml).
 #
 # The Python minor version (3.11) must equal the one of docker/spark.Dockerfile: PySpark refuses
@@ -39,15 +42,21 @@ COPY --chown=airflow:0 docker/requirements/airflow.txt /opt/platform/docker/requ
 # apache-airflow is named with its exact version so that no requirement can up- or downgrade it.
 RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" \
         -r /opt/platform/docker/requirements/airflow.txt
+# The GX provider declares a stale structlog bound that Airflow 3 contradicts (as in requirements/no-deps.txt).
+COPY --chown=airflow:0 docker/requirements/airflow-no-deps.txt /opt/platform/docker/requirements/airflow-no-deps.txt
+RUN pip install --no-cache-dir --no-deps -r /opt/platform/docker/requirements/airflow-no-deps.txt
+# Same interpreter path on the driver and the executors (submit_conf: REPO_ROOT/.venv/bin/python).
+RUN mkdir -p /opt/platform/.venv/bin && ln -sf "$(command -v python3)" /opt/platform/.venv/bin/python
 
 COPY --chown=airflow:0 src /opt/platform/src
 COPY --chown=airflow:0 dags /opt/platform/dags
 COPY --chown=airflow:0 plugins /opt/platform/plugins
 COPY --chown=airflow:0 spark_apps /opt/platform/spark_apps
+COPY --chown=airflow:0 expectations /opt/platform/expectations
+COPY --chown=airflow:0 kibana /opt/platform/kibana
 COPY --from=jars --chown=airflow:0 /build/jvm/spark/target/lib /opt/platform/jvm/spark/target/lib
 
 ENV PYTHONPATH=/opt/platform/src \
     PLATFORM_HOME=/opt/platform/home \
     AIRFLOW__CORE__DAGS_FOLDER=/opt/platform/dags \
-    AIRFLOW__CORE__PLUGINS_FOLDER=/opt/platform/plugins \
-    PYSPARK_PYTHON=python3
+    AIRFLOW__CORE__PLUGINS_FOLDER=/opt/platform/plugins

@@ -4,7 +4,9 @@
 #     "python3" variants are Ubuntu 22.04 based and ship Python 3.10, which PySpark would refuse),
 #     installed as a standalone build by uv and first on PATH as `python3`,
 #   * our pinned Python requirements for the executors' Python workers (docker/requirements/spark.txt),
-#   * the streaming_platform package (UDFs and validation rules are imported on executors).
+#   * the streaming_platform package (UDFs and validation rules are imported on executors),
+#   * /opt/platform/.venv/bin/python, the interpreter path the driver announces
+#     (spark.pyspark.python = REPO_ROOT/.venv/bin/python, REPO_ROOT = /opt/platform in both images).
 # Build context: the repository root (see docker-compose.yaml).
 ARG SPARK_VERSION=4.2.0
 FROM apache/spark:${SPARK_VERSION}-scala2.13-java21-ubuntu
@@ -25,10 +27,12 @@ RUN set -eux; \
     mkdir -p /opt/python/bin; \
     ln -sf "$py" /opt/python/bin/python3; \
     ln -sf "$py" /opt/python/bin/python; \
+    mkdir -p /opt/platform/.venv/bin; \
+    ln -sf "$py" /opt/platform/.venv/bin/python; \
     apt-get clean; \
     rm -rf /var/lib/apt/lists/*
 ENV PATH=/opt/python/bin:${PATH} \
-    PYSPARK_PYTHON=python3
+    PYSPARK_PYTHON=/opt/platform/.venv/bin/python
 
 COPY docker/requirements/spark.txt /opt/platform/docker/requirements/spark.txt
 RUN uv pip install --system --break-system-packages --python /opt/python/bin/python3 \
