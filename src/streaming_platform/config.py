@@ -13,9 +13,11 @@ Each resolved value remembers its source so the dashboard can show where it came
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -214,6 +216,15 @@ OPTIONS: tuple[Option, ...] = (
         "Address every embedded service binds to (loopback only by default).",
         "platform",
         _non_empty,
+    ),
+    Option(
+        "bind.allow.remote",
+        bool,
+        False,
+        "Let `platform up` bind Kafka, Airflow and the dashboard beyond loopback (bind.host). The "
+        "embedded Kafka has no authentication: only on a network you trust, and only with "
+        "dashboard.token set. The embedded Elasticsearch (no security) always stays on loopback.",
+        "platform",
     ),
     # -- kafka
     Option(
@@ -714,6 +725,15 @@ def validate_overrides(changes: Mapping[str, Any]) -> dict[str, Any]:
     if errors:
         raise ConfigError("; ".join(errors))
     return parsed
+
+
+def is_loopback(host: str) -> bool:
+    """Whether every address ``host`` names is a loopback one (an unresolvable name is not)."""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (socket.gaierror, UnicodeError):
+        return False
+    return bool(addresses) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses)
 
 
 def _client_host(bind_host: str) -> str:

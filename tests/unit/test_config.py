@@ -148,3 +148,16 @@ def test_duration_seconds(text, seconds):
 def test_duration_seconds_refuses_other_text():
     with pytest.raises(ValueError, match="not a duration"):
         config.duration_seconds("fast")
+
+
+def test_platform_up_binds_beyond_loopback_only_when_allowed_and_guarded_by_the_token():
+    from streaming_platform.runtime.cli import require_safe_bind
+
+    require_safe_bind(config.load(env={}, overrides={}))
+    remote = {"PLATFORM_BIND_HOST": "0.0.0.0"}
+    with pytest.raises(SystemExit, match="PLATFORM_BIND_ALLOW_REMOTE"):
+        require_safe_bind(config.load(env=remote, overrides={}))
+    allowed = {**remote, "PLATFORM_BIND_ALLOW_REMOTE": "true"}
+    with pytest.raises(SystemExit, match="PLATFORM_DASHBOARD_TOKEN"):
+        require_safe_bind(config.load(env=allowed, overrides={}))
+    require_safe_bind(config.load(env={**allowed, "PLATFORM_DASHBOARD_TOKEN": "t" * 32}, overrides={}))

@@ -11,8 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from streaming_platform import config
+from streaming_platform.config import is_loopback
 from streaming_platform.dashboard import logs
-from streaming_platform.dashboard.app import create_app, is_loopback
+from streaming_platform.dashboard.app import create_app
 
 TOKEN = "unit-dashboard-token"
 PRIVATE = [

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import ipaddress
 import json
 import logging
-import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,7 +18,7 @@ from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 
 from streaming_platform import config
-from streaming_platform.config import REPO_ROOT, Settings
+from streaming_platform.config import REPO_ROOT, Settings, is_loopback
 from streaming_platform.dashboard import logs, metrics, settings_api
 from streaming_platform.dashboard.airflow_api import PLATFORM_DAGS, AirflowError
 from streaming_platform.dashboard.monitor import Monitor
@@ -41,15 +39,6 @@ class ConfigChange(BaseModel):
 
 def _client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
-
-
-def is_loopback(host: str) -> bool:
-    """Whether every address ``host`` names is a loopback one (an unresolvable name is not)."""
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except (socket.gaierror, UnicodeError):
-        return False
-    return bool(addresses) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

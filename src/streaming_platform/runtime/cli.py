@@ -48,8 +48,24 @@ def _selected(names: list[str]) -> list[str]:
     return names or list(SERVICES)
 
 
+def require_safe_bind(settings: config.Settings) -> None:
+    """The embedded services have no authentication: beyond loopback only when explicitly
+    allowed, and with the dashboard's token set (its logs, config and audit then need it)."""
+    host = settings["bind.host"]
+    if config.is_loopback(host):
+        return
+    if not settings["bind.allow.remote"]:
+        raise SystemExit(
+            f"bind.host={host!r} is not a loopback address and the embedded services have no "
+            "authentication: set PLATFORM_BIND_ALLOW_REMOTE=true to bind them there anyway"
+        )
+    if not settings["dashboard.token"]:
+        raise SystemExit(f"bind.host={host!r} beyond loopback needs PLATFORM_DASHBOARD_TOKEN set")
+
+
 def up(settings: config.Settings, names: list[str]) -> list[str]:
     """Start ``names`` in order; returns the services this call started (not already running)."""
+    require_safe_bind(settings)
     paths = Paths(settings.home)
     started: list[str] = []
     t0 = time.monotonic()

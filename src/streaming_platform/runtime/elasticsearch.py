@@ -17,13 +17,11 @@ the analysis-common analyzers, ingest pipelines and data streams.
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import socket
 import stat
 from pathlib import Path
 
-from streaming_platform.config import REPO_ROOT, Settings
+from streaming_platform.config import REPO_ROOT, Settings, is_loopback
 from streaming_platform.runtime.java import java_binary, java_major
 from streaming_platform.runtime.process import ServiceError, ServiceSpec, port_in_use
 
@@ -214,11 +212,7 @@ def _require_layout() -> None:
 
 
 def _require_loopback(host: str) -> None:
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except socket.gaierror as exc:
-        raise ServiceError(f"bind.host={host!r} does not resolve: {exc}") from None
-    if not all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses):
+    if not is_loopback(host):
         raise ServiceError(
             f"bind.host={host!r} is not a loopback address: the embedded Elasticsearch node has no security "
             "and must only listen on loopback (127.0.0.1)."
