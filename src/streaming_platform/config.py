@@ -195,10 +195,11 @@ class Option:
 
 
 _SPARK = "restart of the streaming app (trigger the streaming_app DAG)"
+_HEALTH = "next pipeline_health run"
+# Topic bounds: at least an hour and 64 MiB per partition, so no edit can empty a topic at once.
 MAX_PARTITIONS = 256
 MIN_RETENTION_MS, MAX_RETENTION_MS = 3_600_000, 365 * 86_400_000
 MIN_RETENTION_BYTES, MAX_RETENTION_BYTES = 64 * 1024**2, 1024**4
-_HEALTH = "next pipeline_health run"
 
 OPTIONS: tuple[Option, ...] = (
     # -- platform
