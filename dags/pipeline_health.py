@@ -8,8 +8,9 @@ behind (limit 100,000)`` or ``app liveness: customer-events-stream is not runnin
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
+import pendulum
 from airflow.sdk import dag, task
 
 DAG_ID = "pipeline_health"
@@ -19,7 +20,7 @@ INTERVAL = timedelta(minutes=5)
 @dag(
     dag_id=DAG_ID,
     schedule=INTERVAL,
-    start_date=datetime(2024, 1, 1),
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
     tags=["platform", "monitoring"],

@@ -10,38 +10,44 @@ configuration, and each task's log says what it created, what already existed an
 3. ``import_kibana_objects``: data views, visualizations and the dashboard of
    ``kibana/saved_objects.ndjson`` through Kibana's import API with ``overwrite=true``. Skipped
    (logged) when there is no ``kibana_default`` connection, as in the embedded mode.
+
+Lineage: the topics and the app's indices are the tasks' outlets (Assets), so a successful run
+updates them and schedules ``data_quality``.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
+import pendulum
 from airflow.sdk import dag, task
 from kibana_import import KibanaImportSavedObjectsOperator
 
 from streaming_platform.config import REPO_ROOT
 from streaming_platform.connections import KIBANA_CONN_ID
 from streaming_platform.orchestration import setup
+from streaming_platform.orchestration.lineage import platform_assets
 
 DAG_ID = "platform_setup"
 SAVED_OBJECTS = REPO_ROOT / "kibana" / "saved_objects.ndjson"
+ASSETS = platform_assets()
 
 
 @dag(
     dag_id=DAG_ID,
     schedule=None,
-    start_date=datetime(2024, 1, 1),
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     tags=["platform", "setup", "kafka", "elasticsearch", "kibana"],
     default_args={"owner": "platform", "retries": 2, "retry_delay": timedelta(seconds=15)},
     doc_md=__doc__,
 )
 def platform_setup():
-    @task
+    @task(outlets=list(ASSETS.topics))
     def create_topics() -> dict:
         return setup.create_topics()
 
-    @task
+    @task(outlets=list(ASSETS.app_indices))
     def put_index_templates() -> dict:
         return setup.put_index_templates()
 

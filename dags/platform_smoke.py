@@ -4,14 +4,15 @@ Runs daily (and on demand from the dashboard). It needs no running Kafka, Elasti
 Spark: it only checks that the worker resolves every connection the platform defines from
 its ``AIRFLOW_CONN_*`` environment and that the Spark master and Kafka servers match the
 platform settings. It also serves as the example of the DAG style: module docstring, a
-``DAG_ID`` constant, an explicit schedule, ``catchup=False``, tags and ``default_args`` with
-an owner and retries, TaskFlow tasks.
+``DAG_ID`` constant, an explicit schedule, a ``pendulum`` start date in UTC, ``catchup=False``,
+tags and ``default_args`` with an owner and retries, TaskFlow tasks.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
+import pendulum
 from airflow.sdk import BaseHook, dag, task
 
 from streaming_platform.connections import ES_CONN_ID, KAFKA_CONN_ID, SPARK_CONN_ID
@@ -22,7 +23,7 @@ DAG_ID = "platform_smoke"
 @dag(
     dag_id=DAG_ID,
     schedule="@daily",
-    start_date=datetime(2024, 1, 1),
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     tags=["platform", "smoke"],
     default_args={"owner": "platform", "retries": 1, "retry_delay": timedelta(seconds=10)},

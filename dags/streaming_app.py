@@ -9,6 +9,9 @@ Kafka offsets and its exact state, so nothing is lost or counted twice.
 Param ``available_now`` (default false) runs ``catch_up`` instead: process everything already in
 the topic, then exit (backfills, tests).
 
+Lineage: both submit tasks read the events topic (inlet) and write the dead-letter topic and the
+app's indices (outlets), all Assets of :mod:`streaming_platform.orchestration.lineage`.
+
 Graceful stop: trigger the ``streaming_app_stop`` DAG. It writes the stop file
 (``<checkpoint>/STOP``); the app finishes the micro-batch in flight, exits 0 and this task ends
 green (no retry). Marking the task failed in the UI kills spark-submit instead: the batch in
@@ -17,19 +20,23 @@ flight is redone from the checkpoint at the next start.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
+import pendulum
 from airflow.sdk import Param, dag, task
 
+from streaming_platform.orchestration.lineage import platform_assets
 from streaming_platform.orchestration.streaming import StreamingAppSubmitOperator
 
 DAG_ID = "streaming_app"
+ASSETS = platform_assets()
+LINEAGE = {"inlets": [ASSETS.events_topic], "outlets": [ASSETS.deadletter_topic, *ASSETS.app_indices]}
 
 
 @dag(
     dag_id=DAG_ID,
     schedule=None,
-    start_date=datetime(2024, 1, 1),
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,  # one query per checkpoint
     tags=["platform", "spark", "streaming"],
@@ -48,8 +55,8 @@ def streaming_app():
     def choose_mode(params: dict | None = None) -> str:
         return "catch_up" if (params or {}).get("available_now") else "run_stream"
 
-    run_stream = StreamingAppSubmitOperator(task_id="run_stream")
-    catch_up = StreamingAppSubmitOperator(task_id="catch_up", available_now=True, retries=2)
+    run_stream = StreamingAppSubmitOperator(task_id="run_stream", **LINEAGE)
+    catch_up = StreamingAppSubmitOperator(task_id="catch_up", available_now=True, retries=2, **LINEAGE)
     choose_mode() >> [run_stream, catch_up]
 
 

@@ -8,8 +8,9 @@ waits (up to 10 minutes) until the app's Spark UI no longer lists it. Start it a
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
+import pendulum
 from airflow.sdk import dag, task
 
 DAG_ID = "streaming_app_stop"
@@ -18,7 +19,7 @@ DAG_ID = "streaming_app_stop"
 @dag(
     dag_id=DAG_ID,
     schedule=None,
-    start_date=datetime(2024, 1, 1),
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     tags=["platform", "spark", "streaming"],
     default_args={"owner": "platform", "retries": 1, "retry_delay": timedelta(seconds=10)},
