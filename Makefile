@@ -7,8 +7,10 @@ BIN := $(VENV)/bin
 PLATFORM := $(BIN)/platform
 MVN ?= mvn
 WEB := dashboard/web
+# When this `make` started: `platform pipeline` prints the time from here to a live pipeline.
+export MAKE_STARTED_AT ?= $(shell date +%s)
 
-.PHONY: help setup venv jars web browser up down status config test lint format bench bench-fixed bench-runtime fault-drill lock clean env
+.PHONY: help setup venv jars web browser up demo down status config test lint format bench bench-fixed bench-runtime fault-drill lock clean env
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -42,8 +44,13 @@ $(WEB)/dist/index.html: $(shell find $(WEB)/src -type f 2>/dev/null) $(WEB)/pack
 browser:  ## Debian's Chromium for the end-to-end page test
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
-up: setup  ## start Kafka, Elasticsearch, Airflow and the dashboard on loopback
+up: setup  ## start the services, then the pipeline (platform_setup, streaming_app) through Airflow
 	@$(PLATFORM) up
+	@$(PLATFORM) pipeline
+
+demo: setup  ## `make up`, then demo_load: events flow on the dashboard
+	@$(PLATFORM) up
+	@$(PLATFORM) demo
 
 down:  ## stop what `make up` started
 	@$(PLATFORM) down

@@ -116,7 +116,7 @@ def main() -> None:
     if not args.keep:
         cli.down(settings, list(cli.SERVICES))
 
-    RESULTS.mkdir(exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "runtime.json").write_text(json.dumps(results, indent=2))
     print("\n=== runtime benchmark (this machine) ===")
     for key, value in results.items():

@@ -3,7 +3,7 @@
 Params: ``rate`` (events/s, 0 = as fast as possible), ``duration`` (seconds), ``bad_fraction``
 (share of deliberately bad records, one of every kind in turn, 0..1), ``customers`` and
 ``seed``. The task log shows the producer's progress lines and its summary; a delivery failure
-fails the task (nothing is dropped silently).
+fails the task (nothing is dropped silently). Its outlet is the events topic (an Asset).
 """
 
 from __future__ import annotations
@@ -11,7 +11,10 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag, task
 
+from streaming_platform.orchestration.lineage import platform_assets
+
 DAG_ID = "demo_load"
+ASSETS = platform_assets()
 
 
 @dag(
@@ -31,7 +34,7 @@ DAG_ID = "demo_load"
     doc_md=__doc__,
 )
 def demo_load():
-    @task
+    @task(outlets=[ASSETS.events_topic])
     def produce(params: dict | None = None) -> dict:
         from streaming_platform.orchestration.demo import produce_events
 

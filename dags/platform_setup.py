@@ -10,6 +10,9 @@ configuration, and each task's log says what it created, what already existed an
 3. ``import_kibana_objects``: data views, visualizations and the dashboard of
    ``kibana/saved_objects.ndjson`` through Kibana's import API with ``overwrite=true``. Skipped
    (logged) when there is no ``kibana_default`` connection, as in the embedded mode.
+
+Lineage: the topics and the app's indices are the tasks' outlets (Assets), so a successful run
+updates them and schedules ``data_quality``.
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ from kibana_import import KibanaImportSavedObjectsOperator
 from streaming_platform.config import REPO_ROOT
 from streaming_platform.connections import KIBANA_CONN_ID
 from streaming_platform.orchestration import setup
+from streaming_platform.orchestration.lineage import platform_assets
 
 DAG_ID = "platform_setup"
 SAVED_OBJECTS = REPO_ROOT / "kibana" / "saved_objects.ndjson"
+ASSETS = platform_assets()
 
 
 @dag(
@@ -38,11 +43,11 @@ SAVED_OBJECTS = REPO_ROOT / "kibana" / "saved_objects.ndjson"
     doc_md=__doc__,
 )
 def platform_setup():
-    @task
+    @task(outlets=list(ASSETS.topics))
     def create_topics() -> dict:
         return setup.create_topics()
 
-    @task
+    @task(outlets=list(ASSETS.app_indices))
     def put_index_templates() -> dict:
         return setup.put_index_templates()
 

@@ -4,8 +4,8 @@ Runs daily (and on demand from the dashboard). It needs no running Kafka, Elasti
 Spark: it only checks that the worker resolves every connection the platform defines from
 its ``AIRFLOW_CONN_*`` environment and that the Spark master and Kafka servers match the
 platform settings. It also serves as the example of the DAG style: module docstring, a
-``DAG_ID`` constant, an explicit schedule, ``catchup=False``, tags and ``default_args`` with
-an owner and retries, TaskFlow tasks.
+``DAG_ID`` constant, an explicit schedule, a ``pendulum`` start date in UTC, ``catchup=False``,
+tags and ``default_args`` with an owner and retries, TaskFlow tasks.
 """
 
 from __future__ import annotations

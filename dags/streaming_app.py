@@ -13,6 +13,9 @@ the backoff allows. Only a graceful stop (below) or an ``available_now`` run end
 Param ``available_now`` (default false) runs ``catch_up`` instead: process everything already in
 the topic, then exit (backfills, tests).
 
+Lineage: both submit tasks read the events topic (inlet) and write the dead-letter topic and the
+app's indices (outlets), all Assets of :mod:`streaming_platform.orchestration.lineage`.
+
 Graceful stop: trigger the ``streaming_app_stop`` DAG. It writes the stop file
 (``<checkpoint>/STOP``); the app finishes the micro-batch in flight, exits 0 and this task ends
 green (no retry). Marking the task failed in the UI kills spark-submit instead: the batch in
@@ -28,9 +31,12 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.sdk import Param, dag, task
 from airflow.utils.trigger_rule import TriggerRule
 
+from streaming_platform.orchestration.lineage import platform_assets
 from streaming_platform.orchestration.streaming import StreamingAppSubmitOperator
 
 DAG_ID = "streaming_app"
+ASSETS = platform_assets()
+LINEAGE = {"inlets": [ASSETS.events_topic], "outlets": [ASSETS.deadletter_topic, *ASSETS.app_indices]}
 
 
 @dag(
@@ -55,8 +61,8 @@ def streaming_app():
     def choose_mode(params: dict | None = None) -> str:
         return "catch_up" if (params or {}).get("available_now") else "run_stream"
 
-    run_stream = StreamingAppSubmitOperator(task_id="run_stream")
-    catch_up = StreamingAppSubmitOperator(task_id="catch_up", available_now=True, retries=2)
+    run_stream = StreamingAppSubmitOperator(task_id="run_stream", **LINEAGE)
+    catch_up = StreamingAppSubmitOperator(task_id="catch_up", available_now=True, retries=2, **LINEAGE)
     # Retries spent (not a graceful stop, which ends green): start over with a new run.
     restart = TriggerDagRunOperator(
         task_id="restart",

@@ -2,7 +2,9 @@
 
 In the style of the Astronomer project template's ``test_dag_example.py``: one parametrized
 test per DAG file. The rules: no import errors, at least one DAG per file, no cycles, tags set,
-``default_args`` with an owner and retries, ``catchup=False``, DAG ids unique across files.
+``default_args`` with an owner and retries, ``catchup=False``, a timezone-aware UTC start date
+(``pendulum.datetime(..., tz="UTC")``), the module docstring as ``doc_md``, the id in a
+``DAG_ID`` constant, DAG ids unique across files.
 Helper modules that are not DAGs belong in ``src/`` (or in ``dags/`` files starting with ``_``).
 An empty ``dags/`` fails instead of passing vacuously.
 """
@@ -42,6 +44,11 @@ def test_dag_file(path: Path | None, airflow_db: Path) -> None:
         assert "retries" in default_args, f"{dag_id}: set default_args['retries']"
         assert dag.catchup is False, f"{dag_id}: set catchup=False"
         assert dag.tasks, f"{dag_id}: has no task"
+        start = dag.start_date
+        assert start is not None and start.utcoffset() is not None, f"{dag_id}: start_date needs tz='UTC'"
+        assert start.utcoffset().total_seconds() == 0, f"{dag_id}: start_date must be in UTC"
+        assert dag.doc_md and dag.doc_md.strip(), f"{dag_id}: doc_md=__doc__ (the module docstring)"
+        assert f'DAG_ID = "{dag_id}"' in path.read_text(), f"{dag_id}: declare DAG_ID = {dag_id!r}"
 
 
 def test_dag_ids_are_unique(airflow_db: Path) -> None:

@@ -18,9 +18,9 @@ from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 
 from streaming_platform import config
+from streaming_platform.airflow_api import PLATFORM_DAGS, AirflowError
 from streaming_platform.config import REPO_ROOT, Settings, is_loopback
 from streaming_platform.dashboard import logs, metrics, settings_api
-from streaming_platform.dashboard.airflow_api import PLATFORM_DAGS, AirflowError
 from streaming_platform.dashboard.monitor import Monitor
 from streaming_platform.runtime.process import Paths
 

@@ -19,10 +19,10 @@ import httpx
 from confluent_kafka import Consumer, KafkaException
 from confluent_kafka.admin import AdminClient
 
+from streaming_platform.airflow_api import PLATFORM_DAGS, AirflowClient, AirflowError
 from streaming_platform.clients import es_client, kafka_admin, kafka_consumer
 from streaming_platform.config import Settings
 from streaming_platform.dashboard import probes, status
-from streaming_platform.dashboard.airflow_api import PLATFORM_DAGS, AirflowClient, AirflowError
 from streaming_platform.dashboard.resources import SAMPLE_EVERY_S, ResourceSampler
 from streaming_platform.runtime.process import Paths
 

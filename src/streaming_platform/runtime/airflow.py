@@ -39,8 +39,6 @@ import os
 import signal
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -222,37 +220,20 @@ def prepare_for_tests(settings: Settings) -> dict[str, str]:
 # --------------------------------------------------------------------------- API
 
 
-def _request(
-    settings: Settings,
-    method: str,
-    path: str,
-    body: Any = None,
-    token: str | None = None,
-    timeout: float = 10.0,
-) -> Any:
-    url = settings["airflow.url"].rstrip("/") + path
-    headers = {"Accept": "application/json"}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    req = urllib.request.Request(url, data=data, headers=headers, method=method)
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        raw = resp.read()
-    return json.loads(raw) if raw else None
-
-
 def health(settings: Settings) -> dict[str, Any]:
-    """``GET /api/v2/monitor/health`` (no authentication needed)."""
-    return _request(settings, "GET", "/api/v2/monitor/health", timeout=3.0)
+    """``GET /api/v2/monitor/health`` (no authentication needed); AirflowError if no answer."""
+    # Imported here: airflow_api imports admin_credentials from this module.
+    from streaming_platform.airflow_api import call
+
+    return call(settings, lambda client: client.health(), timeout_s=3.0)
 
 
 def is_healthy(settings: Settings) -> bool:
+    from streaming_platform.airflow_api import AirflowError
+
     try:
         report = health(settings)
-    except (OSError, ValueError):
+    except (AirflowError, ValueError):
         return False
     return all((report.get(c) or {}).get("status") == "healthy" for c in HEALTHY_COMPONENTS)
 
@@ -272,21 +253,6 @@ def admin_credentials(settings: Settings) -> tuple[str, str]:
     if user not in passwords:
         raise RuntimeError(f"{path} has no password for Airflow user {user!r}")
     return user, passwords[user]
-
-
-def api_token(settings: Settings) -> str:
-    """A bearer token for the REST API v2 (``POST /auth/token``)."""
-    user, password = admin_credentials(settings)
-    try:
-        answer = _request(settings, "POST", "/auth/token", {"username": user, "password": password})
-    except urllib.error.HTTPError as exc:
-        raise RuntimeError(f"Airflow refused a token for {user!r}: HTTP {exc.code}") from None
-    return answer["access_token"]
-
-
-def api(settings: Settings, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
-    """Call the REST API v2, e.g. ``api(s, "GET", "/api/v2/dags")``; fetches a token if none given."""
-    return _request(settings, method, path, body, token or api_token(settings))
 
 
 # --------------------------------------------------------------------------- service

@@ -2,6 +2,8 @@
 
     platform up [SERVICE ...]      start (default: every service), waiting for each to be healthy
     platform down [SERVICE ...]    stop what `up` started, by PID, in reverse order
+    platform pipeline              trigger platform_setup, then streaming_app; wait for its first batch
+    platform demo                  the same, then demo_load (events flow on the dashboard)
     platform status                one line per service: running/stopped, pid, health
     platform config                the effective configuration with each value's source
     platform test [PYTEST ARGS]    start what the tests need (or reuse it), run pytest, stop what it started
@@ -146,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     for cmd in ("up", "down"):
         p = sub.add_parser(cmd)
         p.add_argument("services", nargs="*")
+    sub.add_parser("pipeline")
+    sub.add_parser("demo")
     sub.add_parser("status")
     sub.add_parser("config")
     sub.add_parser("test").add_argument("pytest_args", nargs=argparse.REMAINDER)
@@ -156,6 +160,14 @@ def main(argv: list[str] | None = None) -> int:
             up(settings, _selected(args.services))
         elif args.command == "down":
             down(settings, _selected(args.services))
+        elif args.command in ("pipeline", "demo"):
+            from streaming_platform.runtime import pipeline  # imports the ES client: only when needed
+
+            try:
+                pipeline.run(settings, demo=args.command == "demo")
+            except pipeline.PipelineError as exc:
+                print(f"ERROR: {exc}", file=sys.stderr, flush=True)
+                return 1
         elif args.command == "status":
             return status(settings)
         elif args.command == "config":
