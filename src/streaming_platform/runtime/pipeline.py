@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from streaming_platform import clients, health
 from streaming_platform.airflow_api import AirflowClient, AirflowError
@@ -29,8 +30,12 @@ PARSE_TIMEOUT_S = 120.0  # the DAG processor parses dags/ shortly after Airflow 
 SETUP_TIMEOUT_S = 300.0
 LIVE_TIMEOUT_S = 300.0
 POLL_S = 2.0
+UNANSWERED_GRACE_S = 60.0  # a loaded machine's Airflow can miss one request just after starting
 # Set by the Makefile when `make` starts, so the printed time covers setup and start-up too.
 T0_ENV = "MAKE_STARTED_AT"
+
+
+T = TypeVar("T")
 
 
 class PipelineError(RuntimeError):
@@ -62,6 +67,19 @@ def plan(setup_state: str | None, stream_state: str | None) -> Plan:
     )
 
 
+async def _patient(request: Callable[[], Awaitable[T]]) -> T:
+    """``await request()``, retried while Airflow does not answer (HTTP errors are not retried)."""
+    deadline = time.monotonic() + UNANSWERED_GRACE_S
+    while True:
+        try:
+            return await request()
+        except AirflowError as exc:
+            if exc.status is not None or time.monotonic() > deadline:
+                raise
+            say(f"… Airflow did not answer ({exc}); retrying")
+            await asyncio.sleep(POLL_S)
+
+
 def _state(run: dict[str, Any] | None) -> str | None:
     return None if run is None else run.get("state")
 
@@ -73,7 +91,7 @@ def _run_id(run: dict[str, Any]) -> str:
 
 async def _wait_parsed(client: AirflowClient, dag_id: str) -> None:
     deadline = time.monotonic() + PARSE_TIMEOUT_S
-    while await client.dag(dag_id) is None:
+    while await _patient(lambda: client.dag(dag_id)) is None:
         if time.monotonic() > deadline:
             raise PipelineError(f"Airflow has not parsed DAG {dag_id!r} after {PARSE_TIMEOUT_S:.0f}s")
         await asyncio.sleep(POLL_S)
@@ -81,7 +99,7 @@ async def _wait_parsed(client: AirflowClient, dag_id: str) -> None:
 
 async def _trigger(client: AirflowClient, dag_id: str, conf: dict[str, Any] | None = None) -> dict[str, Any]:
     await _wait_parsed(client, dag_id)
-    run = await client.trigger(dag_id, conf or {})
+    run = await client.trigger(dag_id, conf or {})  # not retried: an unanswered POST may have run
     say(f"→ triggered {dag_id} ({run['url']})")
     return run
 
@@ -89,7 +107,7 @@ async def _trigger(client: AirflowClient, dag_id: str, conf: dict[str, Any] | No
 async def _wait_success(client: AirflowClient, dag_id: str, run_id: str, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
-        state = _state(await client.get_run(dag_id, run_id))
+        state = _state(await _patient(lambda: client.get_run(dag_id, run_id)))
         if state == "success":
             return
         if state not in IN_FLIGHT:
@@ -114,7 +132,7 @@ async def _wait_live(client: AirflowClient, settings: Settings, run_id: str, sin
     while True:
         if runtime_docs_since(settings, since) > 0:
             return
-        state = _state(await client.get_run(STREAM_DAG, run_id))
+        state = _state(await _patient(lambda: client.get_run(STREAM_DAG, run_id)))
         if state not in IN_FLIGHT:
             url = client.run_url(STREAM_DAG, run_id)
             raise PipelineError(f"{STREAM_DAG} run {run_id} ended {state}: {url}")
@@ -131,13 +149,16 @@ async def _wait_live(client: AirflowClient, settings: Settings, run_id: str, sin
 async def bring_up(client: AirflowClient, settings: Settings, demo: bool = False) -> bool:
     """Make the pipeline live; True if something was triggered, False if it already ran."""
     todo = plan(
-        _state(await client.latest_run(SETUP_DAG)),
-        _state(await client.latest_run(STREAM_DAG)),
+        _state(await _patient(lambda: client.latest_run(SETUP_DAG))),
+        _state(await _patient(lambda: client.latest_run(STREAM_DAG))),
     )
     if todo.nothing_to_do:
         say(f"✓ pipeline already running ({STREAM_DAG} in flight)")
     if todo.wait_setup:
-        run = await _trigger(client, SETUP_DAG) if todo.trigger_setup else await client.latest_run(SETUP_DAG)
+        if todo.trigger_setup:
+            run = await _trigger(client, SETUP_DAG)
+        else:
+            run = await _patient(lambda: client.latest_run(SETUP_DAG))
         say(f"… waiting for {SETUP_DAG}")
         await _wait_success(client, SETUP_DAG, _run_id(run), SETUP_TIMEOUT_S)
         say(f"✓ {SETUP_DAG} succeeded")
@@ -162,7 +183,7 @@ def _elapsed(started: float) -> str:
 def run(settings: Settings, demo: bool = False) -> None:
     """The CLI's entry: bring the pipeline up, then print the time and what to open."""
     started = time.monotonic()
-    client = AirflowClient(settings, timeout_s=10.0)
+    client = AirflowClient(settings, timeout_s=20.0)
 
     async def go() -> bool:
         try:
