@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from streaming_platform import config
-from streaming_platform.dashboard.airflow_api import PLATFORM_DAGS
+from streaming_platform.airflow_api import PLATFORM_DAGS
 
 # Options whose value may only grow: Kafka cannot take a partition away, so a smaller value would
 # be saved, shown as the configuration, and never be true.
