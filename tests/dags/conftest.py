@@ -109,7 +109,7 @@ def _uniquely_named(tmp: Path) -> Iterator[config.Settings]:
 def isolated(
     services: config.Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[config.Settings]:
-    """Unique topics, indices, group and checkpoint shared by this session's pipeline tests."""
+    """Unique topics, indices, group and checkpoint shared by this test run's pipeline tests."""
     with _uniquely_named(tmp_path_factory.mktemp("platform")) as settings:
         yield settings
 

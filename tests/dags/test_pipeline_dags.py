@@ -1,6 +1,6 @@
 """The streaming, data-quality and health DAGs against the real Kafka, Elasticsearch and Spark.
 
-One module, tests in order, on this session's uniquely named topics and indices:
+One module, tests in order, on this test run's uniquely named topics and indices:
 
 1. ``streaming_app`` with ``available_now``: ``SparkSubmitOperator`` launches the real app, which
    processes a known event set (with bad records of every kind) and exits; the Elasticsearch
