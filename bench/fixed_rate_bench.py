@@ -101,6 +101,15 @@ def cpu_between(a: dict, b: dict) -> dict[str, float]:
     return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
 
 
+DRIVER_PARTS = ("app driver (Python)", "app JVM micro-batch loop")  # what runs in the driver only
+
+
+def driver_share(cpu: dict[str, float]) -> float:
+    """The driver's part of the app's CPU (Python driver + the JVM's micro-batch loop thread)."""
+    app = sum(v for k, v in cpu.items() if k.startswith("app "))
+    return sum(cpu.get(k, 0.0) for k in DRIVER_PARTS) / app if app else 0.0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--rate", type=float, default=45_000.0, help="events/s")
@@ -137,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             cpu = cpu_between(before, cpu_snapshot(proc.pid))
             windows.append(cpu)
             say("  CPU-s: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items() if v >= 0.05))
+            say(f"  driver share of the app's CPU: {driver_share(cpu):.1%}")
         pb.wait_processed(
             es, runtime, args.warmup + n * args.windows, proc, 300, customers=run + "-customers"
         )
@@ -152,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         "rate": args.rate,
         "window_seconds": args.window_seconds,
         "cpu_seconds_per_window": windows,
+        "driver_share_per_window": [driver_share(w) for w in windows],
         "latency_ms": pb.percentiles(lat),
         "customer_latency_ms_bound": pb.percentiles(lat_customers),
     }

@@ -647,7 +647,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--skip-baselines", action="store_true", help="only the pipeline")
     p.add_argument("--trigger", help="spark.trigger.interval for this run (e.g. '0 seconds')")
-    p.add_argument("--source", choices=("python-kafka", "spark-kafka"), help="spark.source for this run")
     p.add_argument("--max-offsets", type=int, help="spark.max.offsets.per.trigger for this run")
     p.add_argument("--customers-interval", help="spark.customers.write.interval for this run")
     p.add_argument("--no-catch-up", dest="catch_up", action="store_false", help="skip the backlog phase")
@@ -657,7 +656,6 @@ def main(argv: list[str] | None = None) -> int:
     checkpoints = isolate(run)
     for opt, value in (
         ("TRIGGER_INTERVAL", args.trigger),
-        ("SOURCE", args.source),
         ("MAX_OFFSETS_PER_TRIGGER", args.max_offsets),
         ("CUSTOMERS_WRITE_INTERVAL", args.customers_interval),
     ):
@@ -671,7 +669,6 @@ def main(argv: list[str] | None = None) -> int:
     result["app_settings"] = {
         k: settings_a[k]
         for k in (
-            "spark.source",
             "spark.trigger.interval",
             "spark.max.offsets.per.trigger",
             "spark.es.bulk.docs",

@@ -2,7 +2,7 @@
 #   * a Java runtime, because SparkSubmitOperator runs spark-submit (client mode: the streaming
 #     app's driver lives in this container and its executors on the spark-worker containers),
 #   * our pinned Python requirements (docker/requirements/airflow.txt),
-#   * Spark's Kafka connector jars (Maven build stage below),
+#   * Spark's Kafka connector jars and the stream's state processors (Maven build stage below),
 #   * the streaming_platform package, the DAGs, plugins, the Spark app, the GX suites and the
 #     Kibana saved objects, laid out under /opt/platform exactly as in the repository (so
 #     REPO_ROOT-relative paths keep working: expectations/, kibana/, spark_apps/, jvm/spark/),
@@ -20,7 +20,8 @@ FROM maven:3.9-eclipse-temurin-17 AS jars
 WORKDIR /build
 COPY jvm/pom.xml jvm/pom.xml
 COPY jvm/spark jvm/spark
-RUN mvn -B -q -f jvm/spark/pom.xml package
+COPY jvm/state jvm/state
+RUN mvn -B -q -f jvm/spark/pom.xml package && mvn -B -q -f jvm/state/pom.xml package
 
 FROM apache/airflow:${AIRFLOW_VERSION}-python3.11
 
@@ -55,6 +56,7 @@ COPY --chown=airflow:0 spark_apps /opt/platform/spark_apps
 COPY --chown=airflow:0 expectations /opt/platform/expectations
 COPY --chown=airflow:0 kibana /opt/platform/kibana
 COPY --from=jars --chown=airflow:0 /build/jvm/spark/target/lib /opt/platform/jvm/spark/target/lib
+COPY --from=jars --chown=airflow:0 /build/jvm/state/target/platform-state.jar /opt/platform/jvm/state/target/platform-state.jar
 
 ENV PYTHONPATH=/opt/platform/src \
     PLATFORM_HOME=/opt/platform/home \

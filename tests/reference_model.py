@@ -1,9 +1,12 @@
 """The expected results of the streaming app, computed record by record in plain Python.
 
-Written from the semantics documented in :mod:`streaming_platform.streaming.state` (watermark,
-duplicates, late events, customer and window fields), deliberately without numpy or any code of
-the app except the validation rules (the record-level specification): the unit tests compare
-the app's vectorised state with this, and the streaming tests compare Elasticsearch with it.
+Written from the semantics of the stream (README, "How a batch flows"; ``jvm/state``): the
+watermark of a batch is the newest event time of the batches before it minus the delay; an event
+older than it is late (counted for its customer, not in its window); a duplicate is an event whose
+id its customer had accepted before, earlier in the batch in (partition, offset) order or with an
+event time at or after the watermark. Deliberately without any code of the app except the
+validation rules (the record-level specification): the streaming tests compare Elasticsearch
+with it.
 """
 
 from __future__ import annotations
@@ -84,10 +87,10 @@ def compute(
     """Expected state after the given micro-batches (each a list of that batch's records)."""
     limits = limits or Limits()
     out = Expected()
-    seen: dict[str, int] = {}  # event_id -> event time of its accepted occurrence
+    seen: dict[tuple[str, str], int] = {}  # (customer, event id) -> event time when accepted
     watermark, max_event = 0, None
     for batch in batches:
-        in_batch: set[str] = set()
+        in_batch: set[tuple[str, str]] = set()
         for rec in sorted(batch, key=lambda r: (r.partition, r.offset)):
             result = validate(rec.value, rec.kafka_ms, limits)
             if not isinstance(result, ValidEvent):
@@ -96,7 +99,7 @@ def compute(
             doc = orjson.loads(rec.value)  # the raw document, for the independent cents/time
             event_ms = parse_timestamp_ms(doc["timestamp"])
             max_event = event_ms if max_event is None else max(max_event, event_ms)
-            eid = doc["event_id"]
+            eid = (doc["customer_id"], doc["event_id"])
             if eid in in_batch or (eid in seen and seen[eid] >= watermark):
                 out.quarantine[(rec.partition, rec.offset)] = ["duplicate_event_id"]
                 continue

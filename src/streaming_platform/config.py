@@ -144,11 +144,6 @@ def _host_ports(value: str) -> None:
             raise ValueError("must be host:port[,host:port...]")
 
 
-def _spark_source(value: str) -> None:
-    if value not in ("python-kafka", "spark-kafka"):
-        raise ValueError("must be python-kafka or spark-kafka")
-
-
 def _spark_master(value: str) -> None:
     if not re.match(r"^(local(\[(\d+|\*)\])?|spark://[\w.-]+:\d+|yarn|k8s://.+)$", value):
         raise ValueError("must be local[N], spark://host:port, yarn or k8s://...")
@@ -451,18 +446,6 @@ OPTIONS: tuple[Option, ...] = (
         applies=_SPARK,
     ),
     Option("spark.ui.port", int, 4040, "Spark UI port of the streaming app.", "spark", _port),
-    Option(
-        "spark.source",
-        str,
-        "spark-kafka",
-        "How the streaming app reads Kafka: spark-kafka (Spark's Kafka source, the connector jars from "
-        "jvm/spark, + mapInArrow parse) or python-kafka (a Spark Python Data Source reading with "
-        "librdkafka in the tasks: ~1.3-1.5x faster on 2 cores, see bench/README.md).",
-        "spark",
-        _spark_source,
-        editable=True,
-        applies=_SPARK,
-    ),
     Option(
         "spark.es.bulk.docs",
         int,

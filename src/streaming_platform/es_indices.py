@@ -123,18 +123,11 @@ RUNTIME_PROPERTIES: dict[str, Any] = {
     "watermark": DATE,
     "offsets_processed": LONG,
     "offset_ranges": KEYWORD,  # "topic/partition:from-to" per partition (format_offset_range)
-    "customers_touched": LONG,  # customers the batch changed
-    "aggregates_written": LONG,
-    # Of the write group the batch was written in:
-    "write_group": LONG,  # batches whose documents were written together (the writer caught up)
+    "aggregates_written": LONG,  # window × category documents
     "customers_written": LONG,  # customer documents (spark.customers.write.interval paces them)
-    "customers_pending": LONG,  # changed customers still waiting to be written
-    "customers_behind_ms": LONG,  # how long the longest-waiting of those has waited
     "customers_through_batch": LONG,  # every customer change of batches ≤ this id is written
-    "customers_timestamp": DATE,  # when the customer documents of the group became searchable
-    "parse_ms": LONG,
-    "state_ms": LONG,
-    "write_ms": LONG,
+    "customers_timestamp": DATE,  # when the batch's customer documents became searchable
+    "write_ms": LONG,  # making the batch's documents searchable (refresh) and reporting it
     "reasons": {"type": "object", "dynamic": True},  # reason code -> count (bounded set of codes)
 }
 

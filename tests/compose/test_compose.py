@@ -818,10 +818,10 @@ def _distributions_of(modules: set[str]) -> dict[str, set[str]]:
 
 
 def test_spark_image_has_what_the_executors_import():
-    """The executors run parse (validation, Arrow), the python-kafka source and the quarantine
+    """The executors run parse (validation, Arrow), the document writer and the quarantine
     writer: every third-party module they import is pinned in docker/requirements/spark.txt."""
     streaming_dir = REPO / "src/streaming_platform/streaming"
-    roots = [streaming_dir / f for f in ("parse.py", "kafka_source.py", "sink.py")]
+    roots = [streaming_dir / f for f in ("parse.py", "documents.py", "sink.py")]
     modules = _third_party_closure(roots) - {"pyspark"}  # pyspark: $SPARK_HOME/python of the image
     assert {"confluent_kafka", "pyarrow", "orjson"} <= modules
     pinned = _pins("spark.txt")

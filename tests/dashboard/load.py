@@ -50,10 +50,6 @@ def runtime_doc(
         "watermark": iso(ts - 600),
         "offsets_processed": input_rows,
         "offset_ranges": [f"{topic}/{p}:{max(0, o - 1)}-{o}" for p, o in sorted(offsets.items())],
-        "customers_touched": valid,
         "aggregates_written": 8,
-        "write_group": 1,
         "customers_written": valid // 5,
-        "customers_pending": valid,
-        "customers_behind_ms": 4000,
     }

@@ -129,7 +129,8 @@ def test_customer_documents_are_filtered_sorted_and_summed_on_doc_values(es_up):
         ensure_templates,
         templates,
     )
-    from streaming_platform.streaming.state import C_LAST, C_SPEND, C_TOTAL, CUST_WIDTH, customer_sources
+    from streaming_platform.streaming.documents import customer_sources
+    from tests.doc_rows import CUSTOMER_WIDTH, LAST, N_TYPES, SPEND, customer_rows
 
     run = f"it-dv-{uuid.uuid4().hex[:8]}"
     names = {f"PLATFORM_ES_INDEX_{k.upper()}": f"{run}-{k}" for k in APP_INDEX_KEYS}
@@ -146,10 +147,10 @@ def test_customer_documents_are_filtered_sorted_and_summed_on_doc_values(es_up):
         assert got[f"{run}-customers"]["settings"]["index.merge.policy.segments_per_tier"] == str(
             CUSTOMERS_SETTINGS["merge.policy.segments_per_tier"]
         )
-        rows = np.random.default_rng(3).integers(1, 10_000, size=(50, CUST_WIDTH))
-        rows[:, C_LAST] += 1_790_000_000_000
+        rows = np.random.default_rng(3).integers(1, 10_000, size=(50, CUSTOMER_WIDTH))
+        rows[:, LAST] += 1_790_000_000_000
         ids = [f"c{i}" for i in range(len(rows))]
-        sources = customer_sources(ids, ["Rome"] * len(ids), rows, 1, 0)
+        sources = customer_sources(customer_rows(ids, ["Rome"] * len(ids), rows), 1, 0)
         ops = [
             line
             for cid, src in zip(ids, sources, strict=True)
@@ -163,11 +164,11 @@ def test_customer_documents_are_filtered_sorted_and_summed_on_doc_values(es_up):
             size=100,
             aggs={"events": {"sum": {"field": "total_events"}}},
         )
-        wanted = rows[:, C_SPEND] >= 5_000
+        wanted = rows[:, SPEND] >= 5_000
         assert [h["_id"] for h in result["hits"]["hits"]] == [
-            ids[i] for i in sorted(np.flatnonzero(wanted), key=lambda i: -rows[i, C_LAST])
+            ids[i] for i in sorted(np.flatnonzero(wanted), key=lambda i: -rows[i, LAST])
         ]
-        assert result["aggregations"]["events"]["value"] == rows[wanted, C_TOTAL].sum()
+        assert result["aggregations"]["events"]["value"] == rows[wanted, :N_TYPES].sum()
     finally:
         for name in templates(settings):
             es.options(ignore_status=404).indices.delete_index_template(name=name)

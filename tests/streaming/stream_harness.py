@@ -93,10 +93,30 @@ def produce_known(stream: Stream, n: int, seed: int, bad_fraction: float = 0.05)
     return out
 
 
-def expected(stream: Stream, records: list[ref.KafkaRecord]) -> ref.Expected:
+def produce_values(stream: Stream, values: list[bytes]) -> list[ref.KafkaRecord]:
+    """Produce these records (one partition, in order) and return each as Kafka stored it."""
+    producer = clients.kafka_producer(stream.settings)
+    out: list[ref.KafkaRecord] = []
+
+    def delivered(err: Any, msg: Any) -> None:
+        assert err is None, err
+        out.append(ref.KafkaRecord(msg.partition(), msg.offset(), msg.timestamp()[1], msg.value(), msg.key()))
+
+    for value in values:
+        producer.produce(
+            stream.settings["kafka.topic.events"], value=value, partition=0, on_delivery=delivered
+        )
+    assert producer.flush(60) == 0
+    return sorted(out, key=lambda r: r.offset)
+
+
+def expected(stream: Stream, records: list[ref.KafkaRecord], *later: list[ref.KafkaRecord]) -> ref.Expected:
+    """The reference results of ``records`` and of each later run's records (a batch each)."""
     s = stream.settings
     return ref.compute(
-        [records], config.duration_ms(s["spark.window.duration"]), config.duration_ms(s["spark.watermark"])
+        [records, *later],
+        config.duration_ms(s["spark.window.duration"]),
+        config.duration_ms(s["spark.watermark"]),
     )
 
 
@@ -131,8 +151,10 @@ def dead_letters(stream: Stream) -> set[str]:
     return keys
 
 
-def assert_exact(stream: Stream, records: list[ref.KafkaRecord]) -> None:
-    exp = expected(stream, records)
+def assert_exact(stream: Stream, records: list[ref.KafkaRecord], *later: list[ref.KafkaRecord]) -> None:
+    """Elasticsearch holds exactly the reference results (``later``: records of later runs, whose
+    batches are judged by the watermark the earlier records set)."""
+    exp = expected(stream, records, *later)
     topic = stream.settings["kafka.topic.events"]
     customers = all_docs(stream, "customers")
     assert set(customers) == set(exp.customers)
@@ -148,15 +170,15 @@ def assert_exact(stream: Stream, records: list[ref.KafkaRecord]) -> None:
     quarantine = all_docs(stream, "quarantine")
     want_q = {f"{topic}-{p}-{o}": reasons for (p, o), reasons in exp.quarantine.items()}
     assert {qid: doc["reasons"] for qid, doc in quarantine.items()} == want_q
-    by_pos = {(r.partition, r.offset): r for r in records}
+    by_pos = {(r.partition, r.offset): r for r in [*records, *(r for run in later for r in run)]}
     for doc in quarantine.values():  # raw payload kept, safely encoded
         raw = by_pos[(doc["partition"], doc["offset"])].value
         if doc["raw_encoding"] == "utf-8" and not doc["raw_truncated"]:
             assert doc["raw"].encode() == raw
     # Runtime metrics: every input record counted once, in the last run's batches or earlier ones.
     runtime = all_docs(stream, "runtime")
-    assert sum(d["input_rows"] for d in runtime.values()) >= len(records)
+    assert sum(d["input_rows"] for d in runtime.values()) >= len(records) + sum(map(len, later))
     # Dead-letter topic: at least once, keyed by source position → as a set, exactly the quarantine.
     assert dead_letters(stream) == set(want_q)
     totals = sum(c["total_events"] for c in customers.values())
-    assert totals == exp.accepted == len(records) - len(exp.quarantine)
+    assert totals == exp.accepted == len(records) + sum(map(len, later)) - len(exp.quarantine)

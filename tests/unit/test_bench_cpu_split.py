@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from fixed_rate_bench import component, main
+from fixed_rate_bench import component, driver_share, main
 
 JVM = "/usr/lib/jvm/java-17-openjdk-amd64/bin/java -cp conf:jars/* org.apache.spark.deploy.SparkSubmit "
 JVM += "--master local[2] /work/main/spark_apps/customer_events_stream.py"
@@ -53,3 +53,15 @@ def test_bad_arguments_are_refused_in_words(argv: list[str], message: str, capsy
         main(argv)  # refused before any service is touched
     assert exit_.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_driver_share_is_the_driver_parts_of_the_app_only():
+    cpu = {
+        "app driver (Python)": 1.0,
+        "app JVM micro-batch loop": 1.0,
+        "app JVM tasks": 6.0,
+        "app Python workers": 2.0,
+        "elasticsearch": 50.0,  # not the app's
+    }
+    assert driver_share(cpu) == pytest.approx(0.2)
+    assert driver_share({"kafka": 3.0}) == 0.0

@@ -90,7 +90,7 @@ BOUNDS = {
 
 def test_every_editable_limit_is_bounded():
     """Every editable option that is a number or a size has a bounds case above."""
-    editable = {o.name for o in config.OPTIONS if o.editable and o.name != "spark.source"}
+    editable = {o.name for o in config.OPTIONS if o.editable}
     assert editable == set(BOUNDS)
 
 

@@ -9,8 +9,9 @@ import orjson
 
 from streaming_platform import config
 from streaming_platform.es_indices import format_offset_range, mappings, parse_offset_range, templates
+from streaming_platform.streaming.documents import customer_sources, window_docs
 from streaming_platform.streaming.sink import quarantine_doc
-from streaming_platform.streaming.state import CUST_WIDTH, customer_sources, window_doc
+from tests.doc_rows import CUSTOMER_WIDTH, customer_rows, window_rows
 
 SETTINGS = config.load(env={}, overrides={})
 
@@ -24,9 +25,10 @@ def fits(doc: dict[str, Any], props: dict[str, Any]) -> None:
 
 def test_documents_fit_strict_mappings() -> None:
     m = mappings(SETTINGS)
-    (customer,) = customer_sources(["c1"], ["Rome"], np.arange(CUST_WIDTH).reshape(1, -1), 3, 0)
+    (customer,) = customer_sources(customer_rows(["c1"], ["Rome"], np.arange(CUSTOMER_WIDTH)), 3, 0)
     fits(orjson.loads(customer), m[SETTINGS["es.index.customers"]])
-    fits(window_doc(0, 60_000, "books", list(range(8)), 4, 3, 0), m[SETTINGS["es.index.aggregates"]])
+    ((_, window),) = window_docs(window_rows([0], [2], np.arange(4), np.arange(4)), 60_000, 3, 0)
+    fits(window, m[SETTINGS["es.index.aggregates"]])
     fits(quarantine_doc("t", 0, 1, 2, b"k", b"\xff", ["not_utf8"], None), m[SETTINGS["es.index.quarantine"]])
 
 

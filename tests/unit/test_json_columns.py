@@ -8,18 +8,8 @@ import pytest
 
 from streaming_platform import json_columns as jc
 from streaming_platform.events import PRODUCT_CATEGORIES
-from streaming_platform.streaming.state import (
-    C_CATS,
-    C_FIRST,
-    C_LAST,
-    C_REFUND,
-    C_SPEND,
-    C_TOTAL,
-    C_TYPES,
-    CUST_WIDTH,
-    TYPE_FIELDS,
-    customer_sources,
-)
+from streaming_platform.streaming.documents import TYPE_FIELDS, customer_sources
+from tests.doc_rows import CATS, CUSTOMER_WIDTH, FIRST, LAST, N_TYPES, REFUND, SPEND, customer_rows
 
 
 @pytest.mark.parametrize(
@@ -44,18 +34,18 @@ def test_zero_members_are_left_out_and_commas_stay_right() -> None:
 
 def expected_customer(cid: str, location: str, r: list[int], batch_id: int, now_ms: int) -> dict:
     """The customer document spelled out field by field (the mapping's order)."""
-    cats = r[C_CATS:]
+    cats = r[CATS:]
     top = max(range(len(cats)), key=lambda i: (cats[i], -i))  # ties: the earlier category
     return {
         "customer_id": cid,
-        "total_events": r[C_TOTAL],
-        **{name: r[C_TYPES + i] for i, name in enumerate(TYPE_FIELDS)},
-        "spend_cents": r[C_SPEND],
-        "spend": r[C_SPEND] / 100,
-        "refund_cents": r[C_REFUND],
-        "refund_amount": r[C_REFUND] / 100,
-        "first_seen": r[C_FIRST],
-        "last_seen": r[C_LAST],
+        "total_events": sum(r[:N_TYPES]),
+        **{name: r[i] for i, name in enumerate(TYPE_FIELDS)},
+        "spend_cents": r[SPEND],
+        "spend": r[SPEND] / 100,
+        "refund_cents": r[REFUND],
+        "refund_amount": r[REFUND] / 100,
+        "first_seen": r[FIRST],
+        "last_seen": r[LAST],
         "last_location": location,
         "top_category": PRODUCT_CATEGORIES[top],
         "events_by_category": {c: n for c, n in zip(PRODUCT_CATEGORIES, cats, strict=True) if n},
@@ -66,14 +56,14 @@ def expected_customer(cid: str, location: str, r: list[int], batch_id: int, now_
 
 def test_customer_sources_match_the_documents_field_by_field() -> None:
     rng = np.random.default_rng(7)
-    rows = rng.integers(0, 50, size=(500, CUST_WIDTH))
-    rows[::7, C_CATS:] = 3  # all tied: the first category wins
-    rows[::11, C_CATS + 1 :] = 0  # one category only
+    rows = rng.integers(0, 50, size=(500, CUSTOMER_WIDTH))
+    rows[::7, CATS:] = 3  # all tied: the first category wins
+    rows[::11, CATS + 1 :] = 0  # one category only
     ids = [f"c{i}" if i % 13 else f'odd "id" {i}\\' for i in range(len(rows))]
     locations = [["Vienna", "São Paulo", 'Q"uote'][i % 3] for i in range(len(rows))]
-    sources = customer_sources(ids, locations, rows, 42, 1_790_000_000_000)
+    sources = customer_sources(customer_rows(ids, locations, rows), 42, 1_790_000_000_000)
     for cid, loc, r, source in zip(ids, locations, rows.tolist(), sources, strict=True):
         doc = orjson.loads(source)
         assert doc == expected_customer(cid, loc, r, 42, 1_790_000_000_000)
         assert list(doc) == list(expected_customer(cid, loc, r, 0, 0))  # same field order
-    assert customer_sources([], [], rows[:0], 1, 0) == []
+    assert customer_sources(customer_rows([], [], rows[:0]), 1, 0) == []

@@ -13,8 +13,14 @@ import pytest
 from streaming_platform.events import EVENT_TYPES, PRODUCT_CATEGORIES
 from streaming_platform.producer import EventGenerator
 from streaming_platform.streaming import parse
-from streaming_platform.streaming.parse import Chunk, parse_chunk, parse_records, screen, vector_accept
-from streaming_platform.streaming.state import hash_ids
+from streaming_platform.streaming.parse import (
+    Chunk,
+    hash_ids,
+    parse_chunk,
+    parse_records,
+    screen,
+    vector_accept,
+)
 from streaming_platform.validation import Limits, ValidEvent, validate
 
 NOW = 1_714_564_800_000

@@ -33,7 +33,6 @@ RUNTIME_FIELDS: dict[str, str] = {
     "latency_p95_ms": "latency_p95_ms",
     "latency_max_ms": "latency_max_ms",
     "event_time_lag_ms": "event_time_lag_ms",
-    "customers_behind_ms": "customers_behind_ms",
     "end_offsets": "offset_ranges",
 }
 

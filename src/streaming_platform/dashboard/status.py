@@ -199,8 +199,6 @@ def spark_card(probe: Probe | None, settings: Settings, now: float) -> dict[str,
         metric("input rows", input_rows),
         metric("processed", pick(doc, "processed_rate"), "rate"),
         metric("latency p95", pick(doc, "latency_p95_ms"), "ms"),
-        # Customer documents are paced (spark.customers.write.interval): how far behind they are.
-        metric("customer docs behind", pick(doc, "customers_behind_ms"), "ms"),
         metric("error rate", error_rate, "percent"),
     ]
     if age is None:

@@ -2,14 +2,16 @@
 
 Layout (each module small and testable on its own):
 
-- :mod:`.parse`   — runs in the Spark Python workers: parse + validate every Kafka record
-  (orjson + :mod:`streaming_platform.validation`), write invalid ones to the quarantine (ES index
-  + dead-letter topic) from the executors, return compact columns of the valid ones.
-- :mod:`.state`   — the driver's exact aggregation state (customers, event-time windows, event-id
-  dedup, watermark) as numpy columns, updated per micro-batch, persisted per batch id.
-- :mod:`.sink`    — Elasticsearch bulk writes with retries/backoff; whole documents by id.
-- :mod:`.app`     — the query: Kafka source → ``foreachBatch`` → state → writes → runtime metrics;
-  bounded (availableNow) and graceful-stop modes; the spark-submit configuration.
+- :mod:`.app`       — the query (:func:`.app.build_query`: source → parse/validate → watermark →
+  state by customer → state by window → sink), its lifecycle (bounded, graceful stop), runtime
+  metrics and the spark-submit configuration.
+- :mod:`.parse`     — runs in the Spark Python workers: parse + validate every Kafka record
+  (Arrow fast path + :mod:`streaming_platform.validation`), write invalid ones to the quarantine
+  (ES index + dead-letter topic), return the valid events.
+- ``jvm/state``     — the stateful steps (Java ``transformWithState`` processors): per customer
+  its summary, event-id dedup and windows seen; per window × category its totals.
+- :mod:`.documents` — runs in the executors: each batch's state output as whole documents by id.
+- :mod:`.sink`      — Elasticsearch bulk writes and the quarantine, with retries through outages.
 
 What the app's launchers and monitors need, kept here so they do not import pyspark:
 """

@@ -32,9 +32,11 @@ from typing import Any
 
 import numpy as np
 import orjson
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
+from pyspark.accumulators import AccumulatorParam
 
 from streaming_platform.events import (
     CATEGORY_CODE,
@@ -47,7 +49,6 @@ from streaming_platform.events import (
     PRODUCT_CATEGORIES,
 )
 from streaming_platform.streaming.sink import SinkConfig, quarantine_doc, write_quarantine
-from streaming_platform.streaming.state import hash_ids
 from streaming_platform.validation import (
     Limits,
     ValidEvent,
@@ -83,27 +84,18 @@ PARSED_DDL = (
 )
 
 
-# What the tasks hand to Spark: each parsed chunk as ONE row holding its Arrow IPC stream. Spark
-# moves a few large binary values almost for free, where turning every event into a JVM row and
-# back (Python → JVM → driver) cost ~2 µs per event — more than parsing it (measured, local[2]).
-PAYLOAD = pa.schema([("payload", pa.binary()), ("rows", pa.int64())])
-PAYLOAD_DDL = "payload binary, rows bigint"
+# The valid events as the stateful steps read them (jvm/state: Rows.Input), as Spark DDL.
+EVENTS_DDL = PARSED_DDL.removesuffix(", reasons string")
+# Each task's figures, for the batch's runtime metrics: rows, invalid, reasons, and a sample of
+# the valid events' Kafka times (their latency once the batch is searchable).
+LATENCY_SAMPLES = 64
 
 
-def to_payload(parsed: pa.Table) -> pa.RecordBatch:
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, parsed.schema) as writer:
-        writer.write_table(parsed)
-    return pa.RecordBatch.from_arrays(
-        [pa.array([sink.getvalue().to_pybytes()], pa.binary()), pa.array([parsed.num_rows], pa.int64())],
-        schema=PAYLOAD,
-    )
-
-
-def from_payloads(table: pa.Table) -> pa.Table:
-    """The parsed events of a micro-batch, from the payload rows Spark collected."""
-    parts = [pa.ipc.open_stream(blob).read_all() for blob in table.column("payload").to_pylist()]
-    return pa.concat_tables(parts) if parts else PARSED.empty_table()
+def hash_ids(values: np.ndarray) -> np.ndarray:
+    """Deterministic 64-bit hashes of strings (same in every process: no PYTHONHASHSEED)."""
+    if len(values) == 0:
+        return np.empty(0, np.int64)
+    return pd.util.hash_array(values.astype(object), categorize=False).view(np.int64)
 
 
 def freeze_worker_heap() -> None:
@@ -118,28 +110,69 @@ def freeze_worker_heap() -> None:
     gc.freeze()
 
 
+class StatsParam(AccumulatorParam):
+    """Merges the tasks' figures (an accumulator: they travel back with the tasks' results)."""
+
+    def zero(self, value: dict[str, Any]) -> dict[str, Any]:
+        return {"rows": 0, "invalid": 0, "reasons": {}, "kafka_ms": [], "weights": [], "max_event_ms": 0}
+
+    def addInPlace(self, a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+        a["rows"] += b["rows"]
+        a["invalid"] += b["invalid"]
+        for r, n in b["reasons"].items():
+            a["reasons"][r] = a["reasons"].get(r, 0) + n
+        a["kafka_ms"] += b["kafka_ms"]
+        a["weights"] += b["weights"]
+        a["max_event_ms"] = max(a["max_event_ms"], b["max_event_ms"])
+        return a
+
+
+def task_stats(parsed: pa.Table) -> dict[str, Any]:
+    """A parsed chunk's figures: counts, reasons, and quantiles of its valid events' Kafka times."""
+    reasons: dict[str, int] = {}
+    invalid = parsed.column("reasons").drop_null().to_pylist()
+    for text in invalid:
+        for r in text.split(","):
+            reasons[r] = reasons.get(r, 0) + 1
+    valid = pc.is_null(parsed.column("reasons")).to_numpy(zero_copy_only=False)
+    times = np.sort(parsed.column("kafka_ms").to_numpy()[valid])
+    event_ms = parsed.column("event_ms").to_numpy(zero_copy_only=False)[valid]
+    picks = np.linspace(0, len(times) - 1, min(len(times), LATENCY_SAMPLES)).astype(np.int64)
+    weight = len(times) / len(picks) if len(picks) else 0.0
+    return {
+        "rows": parsed.num_rows,
+        "invalid": len(invalid),
+        "reasons": reasons,
+        "kafka_ms": times[picks].tolist(),
+        "weights": [weight] * len(picks),
+        "max_event_ms": int(event_ms.max()) if len(event_ms) else 0,
+    }
+
+
 @dataclass(frozen=True)
 class ParseTask:
-    """Everything a task needs, pickled into the closure Spark ships to the workers."""
+    """``mapInArrow`` over the Kafka rows: the valid events out, the invalid ones quarantined by the
+    task itself (in parallel across tasks) before it ends — a failed write fails the task, so the
+    micro-batch. Pickled into the closure Spark ships to the workers."""
 
     topic: str
-    batch_id: int
     limits: Limits
     sink: SinkConfig
+    stats: Any  # an Accumulator of StatsParam
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         freeze_worker_heap()
         bad: list[dict[str, Any]] = []
         for rb in batches:
-            yield to_payload(self._parse(rb, bad))
+            parsed = parse_chunk(self.topic, None, self.limits, Chunk.from_batch(rb), bad)
+            self.stats.add(task_stats(parsed))
+            valid = parsed.filter(pc.is_null(parsed.column("reasons"))).drop_columns(["reasons"])
+            yield from valid.to_batches()
         # Runs when Spark has consumed every output batch of this task.
         write_quarantine(bad, self.sink)
 
-    def _parse(self, rb: pa.RecordBatch, bad: list[dict[str, Any]]) -> pa.Table:
-        return parse_chunk(self.topic, self.batch_id, self.limits, Chunk.from_batch(rb), bad)
 
-
-@dataclass(frozen=True)
+@dataclass
 class Chunk:
     """Kafka records as Arrow columns (what both sources hand to :func:`parse_chunk`)."""
 

@@ -341,7 +341,7 @@ def quarantine_id(doc: dict[str, Any]) -> str:
 
 
 @functools.cache
-def _executor_es(cfg: SinkConfig) -> Elasticsearch:
+def executor_es(cfg: SinkConfig) -> Elasticsearch:
     """One client per Python worker: Spark reuses workers across tasks and micro-batches."""
     return cfg.es()
 
@@ -371,7 +371,7 @@ def write_quarantine(docs: list[dict[str, Any]], cfg: SinkConfig, es: Elasticsea
     """
     if not docs:
         return
-    es = es or _executor_es(cfg)
+    es = es or executor_es(cfg)
     producer = _deadletter_producer(cfg)
     failures: list[str] = []
 
@@ -396,3 +396,67 @@ def write_quarantine(docs: list[dict[str, Any]], cfg: SinkConfig, es: Elasticsea
     retrier.done()
     if failures:
         raise WriteError(f"dead-letter topic: {len(failures)} failed; first: {failures[0]}")
+
+
+# ---------------------------------------------------------------------------- reading back
+
+FETCH_TIMEOUT_S = 60.0
+NEAR = 1_000  # positions this close in one partition are read in one sequential scan
+
+
+def read_positions(
+    cfg: SinkConfig, topic: str, positions: list[tuple[int, int]]
+) -> dict[tuple[int, int], tuple[bytes | None, bytes | None]]:
+    """(key, value) of the records at the given (partition, offset) positions, read back from Kafka
+    (duplicates are quarantined with their payloads; the state keeps only their ids)."""
+    from confluent_kafka import Consumer
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": cfg.bootstrap_servers,
+            "group.id": "customer-events-stream-reread",
+            "enable.auto.commit": False,
+            "fetch.wait.max.ms": 10,
+        }
+    )
+    wanted = set(positions)
+    found: dict[tuple[int, int], tuple[bytes | None, bytes | None]] = {}
+    try:
+        for partition, first, last in _spans(positions):
+            for msg in consume_range(consumer, topic, partition, first, last + 1):
+                if (partition, msg.offset()) in wanted:
+                    found[(partition, msg.offset())] = (msg.key(), msg.value())
+    finally:
+        consumer.close()
+    return found
+
+
+def _spans(positions: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """(partition, first, last) runs covering the positions, split where they are far apart."""
+    spans: list[tuple[int, int, int]] = []
+    for p, o in sorted(set(positions)):
+        if spans and spans[-1][0] == p and o - spans[-1][2] <= NEAR:
+            spans[-1] = (p, spans[-1][1], o)
+        else:
+            spans.append((p, o, o))
+    return spans
+
+
+def consume_range(consumer: Any, topic: str, partition: int, start: int, end: int) -> Iterator[Any]:
+    """The records at offsets [start, end) of one partition, in one sequential scan."""
+    from confluent_kafka import TopicPartition
+
+    consumer.assign([TopicPartition(topic, partition, start)])
+    nxt = start
+    deadline = time.monotonic() + FETCH_TIMEOUT_S
+    while nxt < end:
+        msgs = consumer.consume(num_messages=min(10_000, end - nxt), timeout=1.0)
+        if not msgs and time.monotonic() > deadline:
+            raise WriteError(f"no records from {topic}/{partition}@{nxt} within {FETCH_TIMEOUT_S:.0f} s")
+        for msg in msgs:
+            if msg.error() is not None:
+                raise WriteError(f"{topic}/{partition}: {msg.error()}")
+            if msg.offset() >= end:
+                return
+            nxt = msg.offset() + 1
+            yield msg

@@ -1,0 +1,99 @@
+package io.github.streamingplatform.state;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import scala.collection.Iterator;
+import scala.jdk.javaapi.CollectionConverters;
+
+/** The row shapes the stateful steps exchange (one wide row, a kind per use). */
+final class Rows {
+  private Rows() {}
+
+  static final byte WINDOW = 0; // a window × category: partial (into WindowState) or whole (out of it)
+  static final byte LATE = 1; // an event older than the watermark (counted, not in its window)
+  static final byte DUPLICATE = 2; // an event whose id was accepted before (quarantined)
+  static final byte CUSTOMER = 3; // a customer's whole summary
+
+  /** Output of CustomerState = input and output of WindowState. */
+  static final StructType OUT =
+      new StructType()
+          .add("route", DataTypes.StringType, false) // WindowState's key
+          .add("kind", DataTypes.ByteType, false)
+          .add("window_start", DataTypes.LongType)
+          .add("category", DataTypes.ByteType)
+          .add("by_type", DataTypes.createArrayType(DataTypes.LongType, false))
+          .add("units", DataTypes.LongType)
+          .add("purchase_cents", DataTypes.LongType)
+          .add("refund_cents", DataTypes.LongType)
+          .add("customers", DataTypes.LongType) // distinct customers (a partial: 1 if new)
+          .add("partition", DataTypes.IntegerType)
+          .add("offset", DataTypes.LongType)
+          .add("kafka_ms", DataTypes.LongType)
+          .add("customer_id", DataTypes.StringType)
+          .add("first_seen", DataTypes.LongType)
+          .add("last_seen", DataTypes.LongType)
+          .add("last_location", DataTypes.StringType)
+          .add("by_category", DataTypes.createArrayType(DataTypes.LongType, false));
+
+  static Row window(String route, long start, byte category, long[] byType, long units,
+      long purchase, long refund, long customers, long kafkaMs) {
+    return RowFactory.create(route, WINDOW, start, category, boxed(byType), units, purchase, refund,
+        customers, null, null, kafkaMs, null, null, null, null, null);
+  }
+
+  static Row event(byte kind, Row in, String customer) {
+    return RowFactory.create(kind + "|" + in.getInt(Input.PARTITION), kind, null, in.getByte(Input.CATEGORY),
+        null, null, null, null, null, in.getInt(Input.PARTITION), in.getLong(Input.OFFSET),
+        in.getLong(Input.KAFKA_MS), customer, in.getLong(Input.EVENT_MS), null, null, null);
+  }
+
+  static Long[] boxed(long[] values) {
+    return Arrays.stream(values).boxed().toArray(Long[]::new);
+  }
+
+  static long[] unboxed(List<Long> values, int n) {
+    long[] out = new long[n];
+    for (int i = 0; i < values.size() && i < n; i++) out[i] = values.get(i);
+    return out;
+  }
+
+  static Iterator<Row> iterator(List<Row> rows) {
+    return CollectionConverters.asScala(rows.iterator());
+  }
+
+  static List<Row> sortedByPosition(Iterator<Row> rows) {
+    List<Row> list = new ArrayList<>();
+    rows.foreach(list::add);
+    list.sort((a, b) -> a.getInt(Input.PARTITION) != b.getInt(Input.PARTITION)
+        ? Integer.compare(a.getInt(Input.PARTITION), b.getInt(Input.PARTITION))
+        : Long.compare(a.getLong(Input.OFFSET), b.getLong(Input.OFFSET)));
+    return list;
+  }
+
+  /** The valid events, as the parse step emits them (column positions). */
+  static final class Input {
+    private Input() {}
+
+    static final StructType SCHEMA =
+        new StructType()
+            .add("partition", DataTypes.IntegerType, false)
+            .add("offset", DataTypes.LongType, false)
+            .add("kafka_ms", DataTypes.LongType, false)
+            .add("event_key", DataTypes.LongType, false)
+            .add("event_ms", DataTypes.LongType, false)
+            .add("customer_id", DataTypes.StringType, false)
+            .add("event_type", DataTypes.ByteType, false)
+            .add("category", DataTypes.ByteType, false)
+            .add("amount_cents", DataTypes.LongType, false)
+            .add("quantity", DataTypes.IntegerType, false)
+            .add("location", DataTypes.StringType, false);
+    static final int PARTITION = 0, OFFSET = 1, KAFKA_MS = 2, EVENT_KEY = 3, EVENT_MS = 4,
+        CUSTOMER = 5, TYPE = 6, CATEGORY = 7, CENTS = 8, QUANTITY = 9, LOCATION = 10;
+  }
+
+}

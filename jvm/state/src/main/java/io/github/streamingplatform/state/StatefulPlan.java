@@ -1,0 +1,32 @@
+package io.github.streamingplatform.state;
+
+import org.apache.spark.api.java.function.MapFunction;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.streaming.OutputMode;
+import org.apache.spark.sql.streaming.TimeMode;
+
+/** The stateful steps of the stream, for PySpark (called through py4j with the valid events). */
+public final class StatefulPlan {
+  private StatefulPlan() {}
+
+  /** Valid events (see {@link Rows.Input}) → customers, window partials, duplicates, late events. */
+  public static Dataset<Row> customers(Dataset<Row> events, long windowMs, long writeIntervalMs, int types,
+      int categories, int purchase, int refund) {
+    return events
+        .select(Rows.Input.SCHEMA.fieldNames()[0], java.util.Arrays.copyOfRange(Rows.Input.SCHEMA.fieldNames(), 1,
+            Rows.Input.SCHEMA.size()))
+        .groupByKey((MapFunction<Row, String>) r -> r.getString(Rows.Input.CUSTOMER), Encoders.STRING())
+        .transformWithState(new CustomerState(windowMs, writeIntervalMs, types, categories, purchase, refund),
+            TimeMode.ProcessingTime(), OutputMode.Append(), Encoders.row(Rows.OUT));
+  }
+
+  /** The rows of {@link #customers} → whole windows in place of their partials. */
+  public static Dataset<Row> windows(Dataset<Row> rows, long windowMs, int types) {
+    return rows
+        .groupByKey((MapFunction<Row, String>) r -> r.getString(0), Encoders.STRING())
+        .transformWithState(new WindowState(windowMs, types), TimeMode.ProcessingTime(), OutputMode.Append(),
+            Encoders.row(Rows.OUT));
+  }
+}

@@ -1,0 +1,184 @@
+"""Executor side: the stateful steps' output of a micro-batch, written to Elasticsearch whole.
+
+Spark's state (jvm/state) emits per batch one row per changed window × category (its whole
+totals), per customer whose document is due (its whole summary), and per duplicate or late event
+(see ``Rows.java``). :class:`WriteTask` runs in ``mapInArrow`` inside ``foreachBatch``: each task
+renders its rows as documents with deterministic ids and bulk-writes them (windows, then
+customers), quarantines the duplicates (their payloads read back from Kafka), and returns one
+row of figures. A replayed batch emits the same rows, so the same documents: exactly once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from streaming_platform import json_columns as jc
+from streaming_platform.events import EVENT_TYPES, PRODUCT_CATEGORIES
+from streaming_platform.streaming.parse import freeze_worker_heap
+from streaming_platform.streaming.sink import (
+    SinkConfig,
+    bulk_write,
+    executor_es,
+    ndjson,
+    quarantine_doc,
+    read_positions,
+    write_quarantine,
+)
+from streaming_platform.validation import DUPLICATE_EVENT_ID
+
+# Row kinds (Rows.java).
+WINDOW, LATE, DUPLICATE, CUSTOMER = 0, 1, 2, 3
+PURCHASE = EVENT_TYPES.index("purchase")
+REFUND = EVENT_TYPES.index("refund")
+TYPE_FIELDS = ("views", "add_to_cart", "purchases", "refunds")  # doc field per EVENT_TYPES entry
+
+# What each task returns (one row), summed by the driver for the batch's runtime metrics.
+WRITTEN_DDL = "windows bigint, customers bigint, duplicates bigint, late bigint, rejected bigint"
+
+
+@dataclass(frozen=True)
+class Indices:
+    aggregates: str
+    customers: str
+    topic: str  # the events topic (duplicates are read back from it)
+
+
+@dataclass(frozen=True)
+class WriteTask:
+    """Everything a write task needs (pickled into the closure Spark ships to the workers)."""
+
+    batch_id: int
+    window_ms: int
+    indices: Indices
+    sink: SinkConfig
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        freeze_worker_heap()
+        received = list(batches)
+        rows = pa.Table.from_batches(received) if received else None
+        if rows is None or not rows.num_rows:
+            yield _figures(0, 0, 0, 0, 0)
+            return
+        kind = rows.column("kind").to_numpy()
+        now_ms = int(time.time() * 1000)
+        es = executor_es(self.sink)
+        windows = rows.filter(pa.array(kind == WINDOW))
+        customers = rows.filter(pa.array(kind == CUSTOMER))
+        duplicates = rows.filter(pa.array(kind == DUPLICATE))
+        rejected = 0
+        if windows.num_rows:
+            docs = window_docs(windows, self.window_ms, self.batch_id, now_ms)
+            rejected += bulk_write(es, ndjson(self.indices.aggregates, docs), self.sink)
+        if customers.num_rows:
+            docs = list(
+                zip(
+                    customers.column("customer_id").to_pylist(),
+                    customer_sources(customers, self.batch_id, now_ms),
+                    strict=True,
+                )
+            )
+            rejected += bulk_write(es, ndjson(self.indices.customers, docs), self.sink)
+        if duplicates.num_rows:
+            write_quarantine(self._duplicates(duplicates), self.sink, es)
+        yield _figures(
+            windows.num_rows, customers.num_rows, duplicates.num_rows, int((kind == LATE).sum()), rejected
+        )
+
+    def _duplicates(self, rows: pa.Table) -> list[dict[str, Any]]:
+        """Quarantine documents of the duplicates, their payloads read back from Kafka."""
+        positions = list(
+            zip(rows.column("partition").to_pylist(), rows.column("offset").to_pylist(), strict=True)
+        )
+        found = read_positions(self.sink, self.indices.topic, positions)
+        docs = []
+        for (p, o), ms in zip(positions, rows.column("kafka_ms").to_pylist(), strict=True):
+            key, value = found[(p, o)]
+            eid = orjson.loads(value)["event_id"]  # it parsed as a valid event once already
+            docs.append(
+                quarantine_doc(
+                    self.indices.topic, p, o, ms, key, value, [DUPLICATE_EVENT_ID], self.batch_id, eid
+                )
+            )
+        return docs
+
+
+def _figures(*values: int) -> pa.RecordBatch:
+    names = [c.split()[0] for c in WRITTEN_DDL.split(", ")]
+    return pa.RecordBatch.from_arrays([pa.array([v], pa.int64()) for v in values], names=names)
+
+
+def _matrix(col: pa.ChunkedArray, width: int) -> np.ndarray:
+    """A column of equal-length integer lists as an (n, width) matrix."""
+    flat = pc.list_flatten(col.combine_chunks()).to_numpy()
+    return flat.reshape(-1, width) if len(flat) else np.zeros((len(col), width), np.int64)
+
+
+def window_docs(
+    rows: pa.Table, window_ms: int, batch_id: int, now_ms: int
+) -> list[tuple[str, dict[str, Any]]]:
+    """Whole window × category documents (id ``<window start>-<category>``)."""
+    by_type = _matrix(rows.column("by_type"), len(EVENT_TYPES)).tolist()
+    cols = (
+        rows.column(c).to_pylist()
+        for c in ("window_start", "category", "units", "purchase_cents", "refund_cents", "customers")
+    )
+    docs = []
+    for counts, (ws, cat, units, bought, refunded, distinct) in zip(
+        by_type, zip(*cols, strict=True), strict=True
+    ):
+        category = PRODUCT_CATEGORIES[cat]
+        purchases = counts[PURCHASE]
+        doc: dict[str, Any] = {
+            "window_start": ws,
+            "window_end": ws + window_ms,
+            "product_category": category,
+            "events": sum(counts),
+            **dict(zip(TYPE_FIELDS, counts, strict=True)),
+            "units": units,
+            "purchase_cents": bought,
+            "refund_cents": refunded,
+            "purchase_amount": bought / 100,
+            "refund_amount": refunded / 100,
+            "revenue": (bought - refunded) / 100,
+            "avg_order_value": round(bought / purchases / 100, 2) if purchases else 0.0,
+            "distinct_customers": distinct,
+            "batch_id": batch_id,
+            "updated_at": now_ms,
+        }
+        docs.append((f"{ws}-{category}", doc))
+    return docs
+
+
+def customer_sources(rows: pa.Table, batch_id: int, now_ms: int) -> list[bytes]:
+    """The customers' documents as JSON, rendered column-wise (:mod:`..json_columns`): ~3 µs a
+    document where a dict and ``orjson.dumps`` took ~20."""
+    types = _matrix(rows.column("by_type"), len(EVENT_TYPES))
+    cats = _matrix(rows.column("by_category"), len(PRODUCT_CATEGORIES))
+    spend = rows.column("purchase_cents").to_numpy()
+    refund = rows.column("refund_cents").to_numpy()
+    top = np.argmax(cats, axis=1)  # most events; ties: the earlier category
+    type_parts = [(f',"{name}":', jc.ints(types[:, i])) for i, name in enumerate(TYPE_FIELDS)]
+    by_category = jc.members([(c, cats[:, i]) for i, c in enumerate(PRODUCT_CATEGORIES)])
+    return jc.rows(
+        [
+            *('{"customer_id":', jc.strings(rows.column("customer_id").to_pylist())),
+            *(',"total_events":', jc.ints(types.sum(axis=1))),
+            *(part for pair in type_parts for part in pair),
+            *(',"spend_cents":', jc.ints(spend), ',"spend":', jc.cents(spend)),
+            *(',"refund_cents":', jc.ints(refund), ',"refund_amount":', jc.cents(refund)),
+            *(',"first_seen":', jc.ints(rows.column("first_seen").to_numpy())),
+            *(',"last_seen":', jc.ints(rows.column("last_seen").to_numpy())),
+            *(',"last_location":', jc.strings(rows.column("last_location").to_pylist())),
+            *(',"top_category":"', pa.array(PRODUCT_CATEGORIES).take(pa.array(top)), '"'),
+            *(',"events_by_category":{', by_category, "}"),
+            f',"batch_id":{batch_id},"updated_at":{now_ms}}}',
+        ]
+    )
