@@ -55,7 +55,7 @@ from streaming_platform import clients, config, es_indices, topics
 from streaming_platform.producer import EventGenerator, customer_id
 from streaming_platform.progress import say
 from streaming_platform.runtime.process import tree_rss_bytes
-from streaming_platform.streaming import stop_file
+from streaming_platform.streaming import app_checkpoint, stop_file
 from streaming_platform.streaming.app import submit_command, submit_env
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -502,6 +502,9 @@ def run_pipeline(settings: config.Settings, args: argparse.Namespace, log: Path)
     finally:
         stop_app(settings, proc)
         rss.stop.set()
+    # The checkpoint: Kafka offsets, commits and Spark's state store (RocksDB files).
+    checkpoint = app_checkpoint(settings)
+    state_bytes = sum(f.stat().st_size for f in checkpoint.rglob("*") if f.is_file())
     catch_up = (
         measure_catch_up(settings, args, log, total, batches[-1]["batch_id"]) if args.catch_up else None
     )
@@ -524,6 +527,7 @@ def run_pipeline(settings: config.Settings, args: argparse.Namespace, log: Path)
         "probed_events": n_probed,
         "probed_coverage": len(lat_probed) / max(1, n_probed),
         "peak_rss_mb": rss.peak / 2**20,
+        "checkpoint_bytes_per_customer": state_bytes / args.customers,
         "batches": batches,
         "series": series,
         "t0": t0,
@@ -770,6 +774,7 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> None:
             f"p99 {tl['p99']:,.0f} ms"
         )
     print(f"peak RSS of the app (JVM + Python)      {pl['peak_rss_mb']:>12,.0f} MB")
+    print(f"checkpoint on disk per customer         {pl['checkpoint_bytes_per_customer']:>12,.0f} B")
     if "naive_eps" in result:
         slowest = min(result["kafka_consume_eps"], result["es_bulk_docs_per_s"])
         result["ratio_pipeline_to_slowest_ceiling"] = pl["sustained_eps"] / slowest

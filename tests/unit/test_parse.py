@@ -168,7 +168,7 @@ def chunk_of(values: list[bytes | None]) -> Chunk:
 def test_record_loop_agrees_with_validate(seed: int) -> None:
     values, limits, bad = records(seed), Limits(), []
     n = len(values)
-    rb = parse_records("t", 7, limits, values, [None] * n, [0] * n, list(range(n)), [NOW] * n, bad)
+    rb = parse_records("t", limits, values, [None] * n, [0] * n, list(range(n)), [NOW] * n, bad)
     check_against_spec(values, rb.to_pylist(), bad, limits)
 
 
@@ -178,7 +178,7 @@ def test_fast_path_and_fallback_agree_with_validate(seed: int) -> None:
     values = records(seed) + HOSTILE
     rng.shuffle(values)
     limits, bad = Limits(), []
-    got = parse_chunk("t", 7, limits, chunk_of(values), bad).to_pylist()
+    got = parse_chunk("t", limits, chunk_of(values), bad).to_pylist()
     check_against_spec(values, got, bad, limits)
 
 
@@ -189,7 +189,7 @@ def test_hostile_record_alone_and_among_valid_ones(value: bytes | None) -> None:
     for values in ([value], [*clean[:32], value, *clean[32:]]):
         parse.RECENT.invalid_share = 0.0
         bad: list[dict] = []
-        got = parse_chunk("t", 7, Limits(), chunk_of(values), bad).to_pylist()
+        got = parse_chunk("t", Limits(), chunk_of(values), bad).to_pylist()
         check_against_spec(values, got, bad, Limits())
 
 
@@ -226,6 +226,6 @@ def test_dirty_stream_goes_record_by_record_until_it_is_clean_again(monkeypatch:
     limits = Limits()
     for values, fast_tried in ((dirty, True), (dirty, False), (clean, False), (clean, True)):
         before, bad = len(calls), []
-        got = parse_chunk("t", 7, limits, chunk_of(values), bad).to_pylist()
+        got = parse_chunk("t", limits, chunk_of(values), bad).to_pylist()
         assert (len(calls) > before) == fast_tried
         check_against_spec(values, got, bad, limits)

@@ -164,7 +164,7 @@ class ParseTask:
         freeze_worker_heap()
         bad: list[dict[str, Any]] = []
         for rb in batches:
-            parsed = parse_chunk(self.topic, None, self.limits, Chunk.from_batch(rb), bad)
+            parsed = parse_chunk(self.topic, self.limits, Chunk.from_batch(rb), bad)
             self.stats.add(task_stats(parsed))
             valid = parsed.filter(pc.is_null(parsed.column("reasons"))).drop_columns(["reasons"])
             yield from valid.to_batches()
@@ -217,9 +217,7 @@ class _Recent:
 RECENT = _Recent()
 
 
-def parse_chunk(
-    topic: str, batch_id: int | None, limits: Limits, chunk: Chunk, bad: list[dict[str, Any]]
-) -> pa.Table:
+def parse_chunk(topic: str, limits: Limits, chunk: Chunk, bad: list[dict[str, Any]]) -> pa.Table:
     """Parse and validate a chunk: the fast path takes what it can prove valid, the spec the rest.
 
     While the stream is dirty (last chunk > :data:`FAST_PATH_MAX_INVALID` invalid), every record
@@ -235,9 +233,7 @@ def parse_chunk(
         rest = chunk.take(np.setdiff1d(np.arange(len(chunk.values)), fast_idx))
         cols = rest.columns()
         parts.append(
-            pa.Table.from_batches(
-                [parse_records(topic, batch_id, limits, *(c.to_pylist() for c in cols), bad)]
-            )
+            pa.Table.from_batches([parse_records(topic, limits, *(c.to_pylist() for c in cols), bad)])
         )
     parsed = pa.concat_tables(parts) if parts else PARSED.empty_table()
     if n:
@@ -424,7 +420,6 @@ def vector_accept(chunk: Chunk, limits: Limits) -> tuple[np.ndarray, pa.Table]:
 
 def parse_records(
     topic: str,
-    batch_id: int | None,
     limits: Limits,
     values: list[bytes | None],
     keys: list[bytes | None],
@@ -511,7 +506,7 @@ def parse_records(
                 keys[i],
                 raw,
                 list(result),
-                batch_id,
+                None,  # the micro-batch is not known here (a plan's step, not a batch's)
                 event_id if type(event_id) is str else None,
             )
         )
