@@ -422,7 +422,8 @@ OPTIONS: tuple[Option, ...] = (
         "spark.shuffle.partitions",
         int,
         4,
-        "spark.sql.shuffle.partitions of the streaming app (small: stateful batches).",
+        "Partitions of the stream's state (by customer; by window × category) and of its shuffles: "
+        "at most this many executors share the state. Fixed by a checkpoint when it is created.",
         "spark",
         _between(1, 200),
         editable=True,

@@ -219,9 +219,15 @@ def _snapshot(es: Any, settings: Settings, query_id: str, batch: int) -> dict[st
     customers = _sums(
         es, settings["es.index.customers"], {"events": ("sum", "total_events"), "last": ("max", "batch_id")}
     )
-    topic_q = {"bool": {"filter": [{"term": {"topic": settings["kafka.topic.events"]}}, upto]}}
-    quarantine = _sums(es, settings["es.index.quarantine"], {}, topic_q)
     produced, spans = _produced(es, settings, query_id, batch)
+    # The quarantine of those offsets (records are quarantined by position, not by batch).
+    within = [
+        {"bool": {"filter": [{"term": {"partition": p}}, {"range": {"offset": {"gte": lo, "lte": hi}}}]}}
+        for p, (lo, hi) in spans.items()
+    ]
+    topic = {"term": {"topic": settings["kafka.topic.events"]}}
+    topic_q = {"bool": {"filter": [topic], "should": within, "minimum_should_match": 1}}
+    quarantine = _sums(es, settings["es.index.quarantine"], {}, topic_q) if within else {"count": 0}
     return {
         "query_id": query_id,
         "last_batch": batch,

@@ -277,6 +277,7 @@ class StreamApp:
         self._busy = False
         self._writing = threading.Lock()  # a batch's writes, or an idle flush of waiting customers
         self._waiting = False  # customers may wait for their turn (paced) since the last flush
+        self._last_batch = time.monotonic()
         self._group: Any = None
         self._started: deque[tuple[int, float]] = deque()  # (batch, start) within the write interval
         self.batches = 0
@@ -305,6 +306,7 @@ class StreamApp:
             self._report(batch_id, written, t0, t_written, time.time())
         finally:
             self._waiting = self._waiting or bool(self.customer_interval_ms)
+            self._last_batch = time.monotonic()
             self._writing.release()
             with self._lock:
                 self._busy = False
@@ -456,9 +458,11 @@ class StreamApp:
             say(f"  {n:,} customers written at the stop (their turn had not come)")
 
     def flush_if_idle(self, query: Any) -> None:
-        """Once the stream has caught up, write the customers still waiting for their turn (no
-        batch runs without data to fire their timers)."""
+        """Once no batch has run for a write interval (no batch runs without data to fire the
+        state's timers), write the customers still waiting for their turn."""
         if not self._waiting or self._stopping:
+            return
+        if time.monotonic() - self._last_batch < max(1.0, self.customer_interval_ms / 1000):
             return
         status = query.status
         if status.get("isDataAvailable") or status.get("isTriggerActive"):
