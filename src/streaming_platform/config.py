@@ -388,11 +388,11 @@ OPTIONS: tuple[Option, ...] = (
         "spark.customers.write.interval",
         str,
         "1 seconds",
-        "Longest a changed customer waits for its document to be written again. Customers touched "
-        "by micro-batches are written oldest change first, spread over this interval (each write "
-        "takes its share), so Elasticsearch indexes an active customer about once per interval "
-        "instead of once per micro-batch; all at once when the stream has caught up or the app "
-        "stops. 0: every micro-batch writes every customer it touched (most Elasticsearch load).",
+        "Longest a changed customer waits for its document to be written again: a customer's "
+        "document is written at most once per interval (a state-store timer holds the next one), "
+        "so Elasticsearch indexes an active customer about once per interval instead of once per "
+        "micro-batch; those waiting are written when the stream goes idle, stops or restarts. "
+        "0: every micro-batch writes every customer it touched (most Elasticsearch load).",
         "spark",
         _duration_between("0 seconds", "1 hour"),
         editable=True,

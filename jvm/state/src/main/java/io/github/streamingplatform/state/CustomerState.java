@@ -72,7 +72,8 @@ public final class CustomerState extends StatefulProcessor<String, Row, Row> {
     for (Row e : Rows.sortedByPosition(rows)) {
       long key = e.getLong(Rows.Input.EVENT_KEY);
       long ms = e.getLong(Rows.Input.EVENT_MS);
-      if (inBatch.contains(key) || (seen.containsKey(key) && seen.getValue(key) >= watermark)) {
+      Long seenAt = inBatch.contains(key) ? null : seen.getValue(key); // one lookup: null if unseen
+      if (inBatch.contains(key) || (seenAt != null && seenAt >= watermark)) {
         out.add(Rows.event(Rows.DUPLICATE, e, id));
         continue;
       }
