@@ -16,7 +16,7 @@ final class Rows {
 
   static final byte WINDOW = 0; // a window × category: partial (into WindowState) or whole (out of it)
   static final byte LATE = 1; // an event older than the watermark (counted, not in its window)
-  static final byte DUPLICATE = 2; // an event whose id was accepted before (quarantined)
+  static final byte DUPLICATE = 2; // an event whose id its customer had accepted before (quarantined)
   static final byte CUSTOMER = 3; // a customer's whole summary
 
   /** Output of CustomerState = input and output of WindowState. */
