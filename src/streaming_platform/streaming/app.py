@@ -302,7 +302,7 @@ class StreamApp:
             figures = df.mapInArrow(task, WRITTEN_DDL).toArrow()
             written = {name: int(sum(figures.column(name).to_pylist())) for name in figures.column_names}
             t_written = time.time()
-            self._refresh(["aggregates", "customers", "quarantine"])
+            self._refresh(self._touched(written))
             self._report(batch_id, written, t0, t_written, time.time())
         finally:
             self._waiting = self._waiting or bool(self.customer_interval_ms)
@@ -311,7 +311,15 @@ class StreamApp:
             with self._lock:
                 self._busy = False
 
+    def _touched(self, written: dict[str, int]) -> list[str]:
+        """The indices this batch wrote to (a refresh of the others would be wasted)."""
+        touched = {"aggregates": written["windows"], "customers": written["customers"]}
+        touched["quarantine"] = written["duplicates"] + written["rejected"] + self.stats.value["invalid"]
+        return [k for k, n in touched.items() if n]
+
     def _refresh(self, indices: list[str]) -> None:
+        if not indices:
+            return
         names = [self.settings[f"es.index.{k}"] for k in indices]
         retrying(self.sink, lambda: self.es.options(ignore_status=404).indices.refresh(index=names))
 

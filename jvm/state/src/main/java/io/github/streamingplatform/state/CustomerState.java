@@ -32,7 +32,6 @@ import scala.collection.Iterator;
  * also leaves late rows to the processor instead of dropping them.
  */
 public final class CustomerState extends StatefulProcessor<String, Row, Row> {
-  private static final long SWEEP_MS = 60_000; // how often a customer's expired ids are dropped
 
   private final long windowMs;
   private final long writeIntervalMs;
@@ -112,7 +111,7 @@ public final class CustomerState extends StatefulProcessor<String, Row, Row> {
     }
     emitIfDue(id, c, now, out);
     if (c.sweepTimer == 0) {
-      c.sweepTimer = now - Math.floorMod(now, SWEEP_MS) + SWEEP_MS;
+      c.sweepTimer = Rows.nextSweep(now);
       getHandle().registerTimer(c.sweepTimer);
     }
     summary.update(c.toRow());
@@ -134,7 +133,7 @@ public final class CustomerState extends StatefulProcessor<String, Row, Row> {
     if (fired == c.sweepTimer) {
       c.sweepTimer = 0;
       if (sweep(watermark)) {
-        c.sweepTimer = now - Math.floorMod(now, SWEEP_MS) + SWEEP_MS;
+        c.sweepTimer = Rows.nextSweep(now);
         getHandle().registerTimer(c.sweepTimer);
       }
     }

@@ -52,6 +52,13 @@ final class Rows {
         in.getLong(Input.KAFKA_MS), customer, in.getLong(Input.EVENT_MS), null, null, null);
   }
 
+  static final long SWEEP_MS = 60_000; // how often expired ids and windows are looked for
+
+  /** The next sweep timer: the next minute boundary (one timer a key a minute at most). */
+  static long nextSweep(long now) {
+    return now - Math.floorMod(now, SWEEP_MS) + SWEEP_MS;
+  }
+
   static Long[] boxed(long[] values) {
     return Arrays.stream(values).boxed().toArray(Long[]::new);
   }

@@ -23,7 +23,6 @@ import scala.collection.Iterator;
  * processing-time timer): no event can then count in it.
  */
 public final class WindowState extends StatefulProcessor<String, Row, Row> {
-  private static final long SWEEP_MS = 60_000;
   private static final StructType SCHEMA =
       new StructType()
           .add("by_type", DataTypes.createArrayType(DataTypes.LongType, false), false)
@@ -84,7 +83,7 @@ public final class WindowState extends StatefulProcessor<String, Row, Row> {
     if (first != null) {
       if (sweepTimer == 0) {
         long now = timers.getCurrentProcessingTimeInMs();
-        sweepTimer = now - Math.floorMod(now, SWEEP_MS) + SWEEP_MS;
+        sweepTimer = Rows.nextSweep(now);
         getHandle().registerTimer(sweepTimer);
       }
       totals.update(RowFactory.create(Rows.boxed(byType), units, purchase, refund, customers, sweepTimer));
@@ -102,7 +101,7 @@ public final class WindowState extends StatefulProcessor<String, Row, Row> {
     } else if (totals.exists()) {
       Row t = totals.get();
       long now = timers.getCurrentProcessingTimeInMs();
-      long next = now - Math.floorMod(now, SWEEP_MS) + SWEEP_MS;
+      long next = Rows.nextSweep(now);
       getHandle().registerTimer(next);
       totals.update(RowFactory.create(t.get(0), t.get(1), t.get(2), t.get(3), t.get(4), next));
     }
