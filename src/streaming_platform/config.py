@@ -144,6 +144,14 @@ def _host_ports(value: str) -> None:
             raise ValueError("must be host:port[,host:port...]")
 
 
+def _one_of(*allowed: str) -> Callable[[str], None]:
+    def check(value: str) -> None:
+        if value not in allowed:
+            raise ValueError("must be one of " + ", ".join(allowed))
+
+    return check
+
+
 def _spark_master(value: str) -> None:
     if not re.match(r"^(local(\[(\d+|\*)\])?|spark://[\w.-]+:\d+|yarn|k8s://.+)$", value):
         raise ValueError("must be local[N], spark://host:port, yarn or k8s://...")
@@ -221,6 +229,16 @@ OPTIONS: tuple[Option, ...] = (
         "embedded Kafka has no authentication: only on a network you trust, and only with "
         "dashboard.token set. The embedded Elasticsearch (no security) always stays on loopback.",
         "platform",
+    ),
+    Option(
+        "topology",
+        str,
+        "embedded",
+        "What `platform up` starts: embedded (one Kafka broker, one Elasticsearch node, Spark "
+        "local[N], Airflow on SQLite) or cluster (three KRaft brokers, two Elasticsearch nodes, a "
+        "Spark standalone master with two workers, Airflow on PostgreSQL), all on loopback.",
+        "platform",
+        _one_of("embedded", "cluster"),
     ),
     # -- kafka
     Option(
