@@ -50,5 +50,6 @@ def window_rows(starts: list[int], categories: list[int], by_type: np.ndarray, o
             "purchase_cents": pa.array(other[:, 1]),
             "refund_cents": pa.array(other[:, 2]),
             "customers": pa.array(other[:, 3]),
+            "late": pa.array([0] * len(starts), pa.int64()),
         }
     )

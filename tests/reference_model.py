@@ -2,7 +2,9 @@
 
 Written from the semantics of the stream (README, "How a batch flows"; ``jvm/state``): the
 watermark of a batch is the newest event time of the batches before it minus the delay; an event
-older than it is late (counted for its customer, not in its window); a duplicate is an event whose
+older than it is late (counted for its customer, kept in the quarantine with reason ``late``, and
+in its window's ``late_events`` while the window is kept: counted before, and its end less than the
+late retention behind the watermark; not in its totals); a duplicate is an event whose
 id its customer had accepted before, earlier in the batch in (partition, offset) order or with an
 event time at or after the watermark. Deliberately without any code of the app except the
 validation rules (the record-level specification): the streaming tests compare Elasticsearch
@@ -78,11 +80,16 @@ def _window(ws: int, window_ms: int, cat: str) -> dict[str, Any]:
         "purchase_cents": 0,
         "refund_cents": 0,
         "customers": set(),
+        "late_events": 0,
     }
 
 
 def compute(
-    batches: list[list[KafkaRecord]], window_ms: int, delay_ms: int, limits: Limits | None = None
+    batches: list[list[KafkaRecord]],
+    window_ms: int,
+    delay_ms: int,
+    limits: Limits | None = None,
+    late_retention_ms: int = 3_600_000,
 ) -> Expected:
     """Expected state after the given micro-batches (each a list of that batch's records)."""
     limits = limits or Limits()
@@ -91,6 +98,7 @@ def compute(
     watermark, max_event = 0, None
     for batch in batches:
         in_batch: set[tuple[str, str]] = set()
+        late: Counter[tuple[int, str]] = Counter()  # the batch's late events by window
         for rec in sorted(batch, key=lambda r: (r.partition, r.offset)):
             result = validate(rec.value, rec.kafka_ms, limits)
             if not isinstance(result, ValidEvent):
@@ -109,8 +117,13 @@ def compute(
             _add_customer(out, doc, event_ms)
             if event_ms < watermark:
                 out.dropped_late += 1
+                out.quarantine[(rec.partition, rec.offset)] = ["late"]
+                late[(event_ms - event_ms % window_ms, doc["product_category"])] += 1
             else:
                 _add_window(out, doc, event_ms, window_ms)
+        for (ws, cat), n in late.items():  # a window counts late events while it is kept
+            if (ws, cat) in out.windows and ws + window_ms + late_retention_ms > watermark:
+                out.windows[(ws, cat)]["late_events"] += n
         if max_event is not None:
             watermark = max(watermark, max_event - delay_ms)
     for c in out.customers.values():
@@ -176,4 +189,5 @@ WINDOW_FIELDS = (
     "purchase_cents",
     "refund_cents",
     "distinct_customers",
+    "late_events",
 )

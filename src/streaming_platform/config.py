@@ -437,6 +437,18 @@ OPTIONS: tuple[Option, ...] = (
         applies=_SPARK,
     ),
     Option(
+        "spark.late.retention",
+        str,
+        "1 hour",
+        "How long a closed window keeps counting the events that arrive too late for it (its "
+        "late_events); later ones are still counted for their customer and kept in the quarantine "
+        "with reason late.",
+        "spark",
+        _duration_between("0 seconds", "168 hours"),
+        editable=True,
+        applies=_SPARK,
+    ),
+    Option(
         "spark.shuffle.partitions",
         int,
         4,

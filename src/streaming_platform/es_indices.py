@@ -53,6 +53,7 @@ AGGREGATES_PROPERTIES: dict[str, Any] = {
     "refund_amount": DOUBLE,
     "avg_order_value": DOUBLE,  # purchase_amount / purchases (0 when none)
     "distinct_customers": LONG,
+    "late_events": LONG,  # events of the window that came after the watermark had passed them
     "batch_id": LONG,  # micro-batch that last wrote the document
     "updated_at": DATE,
 }

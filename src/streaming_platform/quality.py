@@ -31,6 +31,7 @@ import pandas as pd
 from streaming_platform import config
 from streaming_platform.config import REPO_ROOT, Settings
 from streaming_platform.es_indices import app_indices, parse_offset_range
+from streaming_platform.validation import LATE_EVENT
 
 SUITES_DIR = REPO_ROOT / "expectations"
 SUITES = ("aggregates", "customers", "quarantine", "reconciliation")
@@ -226,7 +227,9 @@ def _snapshot(es: Any, settings: Settings, query_id: str, batch: int) -> dict[st
         for p, (lo, hi) in spans.items()
     ]
     topic = {"term": {"topic": settings["kafka.topic.events"]}}
-    topic_q = {"bool": {"filter": [topic], "should": within, "minimum_should_match": 1}}
+    # Late events are kept there too, but they were valid: counted for their customers.
+    late = {"term": {"reason": LATE_EVENT}}
+    topic_q = {"bool": {"filter": [topic], "must_not": [late], "should": within, "minimum_should_match": 1}}
     quarantine = _sums(es, settings["es.index.quarantine"], {}, topic_q) if within else {"count": 0}
     return {
         "query_id": query_id,

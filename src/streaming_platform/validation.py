@@ -23,7 +23,9 @@ Reason codes are stable (the quarantine index, dashboards and tests key on them)
 ``bad_timestamp``              timestamp not strict RFC 3339 (see :func:`parse_timestamp_ms`)
 ``future_timestamp``           timestamp later than the produce time + ``validation.max.future.seconds``
 ``duplicate_event_id``         event_id already accepted within the watermark (stateful: the
-                               app decides it, see :mod:`streaming_platform.spark_job`)
+                               app decides it, see :mod:`streaming_platform.streaming.app`)
+``late``                       a valid event behind the watermark (stateful): counted for its
+                               customer and in its window's ``late_events``, not in its totals
 =============================  ============================================================
 
 "Future" is judged against the Kafka message timestamp, not the wall clock, so a replay of the
@@ -66,6 +68,7 @@ QUANTITY_OUT_OF_RANGE = "quantity_out_of_range"
 BAD_TIMESTAMP = "bad_timestamp"
 FUTURE_TIMESTAMP = "future_timestamp"
 DUPLICATE_EVENT_ID = "duplicate_event_id"
+LATE_EVENT = "late"  # valid and counted for its customer, but behind the watermark: kept, not in its window
 
 
 def missing(field: str) -> str:

@@ -34,8 +34,13 @@ def event(eid: str, customer: str, at_ms: int, kind: str = "purchase", category:
 def test_duplicates_and_late_events_of_a_later_batch(stream: Stream) -> None:
     """A first run sets the watermark (newest event − 10 minutes); a second run's batch brings
     duplicates of the first run's events (quarantined, not counted twice), events behind the
-    watermark (counted for their customers, not in their windows, reported as late) and new ones."""
+    watermark (counted for their customers, kept in the quarantine with reason late, not in their
+    windows' totals but in the late count of a window counted before) and new ones."""
+    now = int(time.time() * 1000)
+    counted = now - 20 * MINUTE  # a window the first run counts, behind the watermark it sets
+    counted += 1000 - counted % MINUTE  # its first second: the late ones below fall in it too
     first = produce_known(stream, 3000, seed=21)
+    first += produce_values(stream, [event(f"early-{i}", "c0000001", counted + i) for i in range(3)])
     proc = stream.app("--available-now", name="first")
     assert stream.wait(proc, name="first") == 0, stream.log_tail("first")
     sent = [r for r in first if r.value and r.value.startswith(b"{") and b'"event_id"' in r.value]
@@ -47,17 +52,24 @@ def test_duplicates_and_late_events_of_a_later_batch(stream: Stream) -> None:
             continue
         if isinstance(doc, dict) and isinstance(doc.get("customer_id"), str):
             valid.append(doc)
-    now = int(time.time() * 1000)
-    old = now - 30 * MINUTE  # behind the watermark the first run set
+    old = now - 30 * MINUTE  # behind the watermark the first run set, in windows never counted
     values = [orjson.dumps(d) for d in valid[:40]]  # resent: duplicates (or bad again)
     values += [event(f"late-{i}", f"c{i % 3:07d}", old + i) for i in range(25)]
+    values += [event(f"late-w-{i}", f"c{i % 2:07d}", counted + 100 + i) for i in range(4)]
     values += [event(f"new-{i}", f"c{i % 5:07d}", now - MINUTE + i, "view") for i in range(30)]
     later = produce_values(stream, values)
     proc = stream.app("--available-now", name="second")
     assert stream.wait(proc, name="second") == 0, stream.log_tail("second")
     assert_exact(stream, first, later)
     runtime = all_docs(stream, "runtime")
-    assert sum(d["dropped_late"] for d in runtime.values()) == 25
+    assert sum(d["dropped_late"] for d in runtime.values()) == 29
+    # Kept with their reason, and counted in the window that had been counted before.
+    quarantine = all_docs(stream, "quarantine")
+    assert sum(d["reason"] == "late" for d in quarantine.values()) == 29
+    windows = all_docs(stream, "aggregates")
+    start = counted - counted % MINUTE
+    assert windows[f"{start}-books"]["late_events"] == 4
+    assert windows[f"{start}-books"]["events"] == 3
     assert sum(d["duplicates"] for d in runtime.values()) >= 1
 
 

@@ -69,6 +69,7 @@ BOUNDS = {
         "between 1 second and 24 hours",
     ),
     "spark.watermark": ("168 hours", ["169 hours", "99999999 minutes"], "between 0 seconds and 168 hours"),
+    "spark.late.retention": ("0 seconds", ["169 hours"], "between 0 seconds and 168 hours"),
     "spark.shuffle.partitions": (200, [0, 201], "between 1 and 200"),
     "spark.driver.memory": ("64g", ["127m", "65g", "99999999g"], "between 128m and 64g"),
     "spark.es.bulk.docs": (100_000, [0, 100_001], "between 1 and 100000"),

@@ -185,8 +185,9 @@ def build_query(app: StreamApp) -> Any:
     # transformWithState by customer: its summary, dedup within the watermark, its windows (Java).
     window_ms, interval_ms = app.window_ms, app.customer_interval_ms
     customers = _jvm_step(spark, "customers", events, window_ms, interval_ms, *_codes())
-    # transformWithState by window × category: running totals; customers and the rest pass through.
-    rows = _jvm_step(spark, "windows", customers, window_ms, len(EVENT_TYPES))
+    # transformWithState by window × category: running totals and late counts; the rest passes through.
+    late_ms = config.duration_ms(settings["spark.late.retention"])
+    rows = _jvm_step(spark, "windows", customers, window_ms, late_ms, len(EVENT_TYPES))
     # Sink: each batch's rows as whole documents by id, written by the executors (append mode).
     return (
         rows.writeStream.queryName(APP_NAME.replace("-", "_"))
@@ -314,7 +315,9 @@ class StreamApp:
     def _touched(self, written: dict[str, int]) -> list[str]:
         """The indices this batch wrote to (a refresh of the others would be wasted)."""
         touched = {"aggregates": written["windows"], "customers": written["customers"]}
-        touched["quarantine"] = written["duplicates"] + written["rejected"] + self.stats.value["invalid"]
+        touched["quarantine"] = (
+            written["duplicates"] + written["late"] + written["rejected"] + self.stats.value["invalid"]
+        )
         return [k for k, n in touched.items() if n]
 
     def _refresh(self, indices: list[str]) -> None:
@@ -574,7 +577,7 @@ class StreamApp:
 
 RESULT_SETTINGS = "result-settings.json"  # in the checkpoint: the settings its results were computed with
 # What decides which events count where: a replay after a change would count differently.
-RESULT_OPTIONS = ("spark.window.duration", "spark.watermark")
+RESULT_OPTIONS = ("spark.window.duration", "spark.watermark", "spark.late.retention")
 
 
 class ResultSettingsChanged(RuntimeError):

@@ -4,8 +4,9 @@ Spark's state (jvm/state) emits per batch one row per changed window × category
 totals), per customer whose document is due (its whole summary), and per duplicate or late event
 (see ``Rows.java``). :class:`WriteTask` runs in ``mapInArrow`` inside ``foreachBatch``: each task
 renders its rows as documents with deterministic ids and bulk-writes them (windows, then
-customers), quarantines the duplicates (their payloads read back from Kafka), and returns one
-row of figures. A replayed batch emits the same rows, so the same documents: exactly once.
+customers), quarantines the duplicates and keeps the late events there too (reason ``late``; their
+payloads read back from Kafka), and returns one row of figures. A replayed batch emits the same
+rows, so the same documents: exactly once.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from streaming_platform.streaming.sink import (
     read_positions,
     write_quarantine,
 )
-from streaming_platform.validation import DUPLICATE_EVENT_ID
+from streaming_platform.validation import DUPLICATE_EVENT_ID, LATE_EVENT
 
 # Row kinds (Rows.java).
 WINDOW, LATE, DUPLICATE, CUSTOMER = 0, 1, 2, 3
@@ -73,6 +74,7 @@ class WriteTask:
         windows = rows.filter(pa.array(kind == WINDOW))
         customers = rows.filter(pa.array(kind == CUSTOMER))
         duplicates = rows.filter(pa.array(kind == DUPLICATE))
+        late = rows.filter(pa.array(kind == LATE))
         rejected = 0
         if windows.num_rows:
             docs = window_docs(windows, self.window_ms, self.batch_id, now_ms)
@@ -86,14 +88,16 @@ class WriteTask:
                 )
             )
             rejected += bulk_write(es, ndjson(self.indices.customers, docs), self.sink)
-        if duplicates.num_rows:
-            write_quarantine(self._duplicates(duplicates), self.sink, es)
-        yield _figures(
-            windows.num_rows, customers.num_rows, duplicates.num_rows, int((kind == LATE).sum()), rejected
-        )
+        kept = [*self._quarantined(duplicates, DUPLICATE_EVENT_ID), *self._quarantined(late, LATE_EVENT)]
+        if kept:
+            write_quarantine(kept, self.sink, es)
+        yield _figures(windows.num_rows, customers.num_rows, duplicates.num_rows, late.num_rows, rejected)
 
-    def _duplicates(self, rows: pa.Table) -> list[dict[str, Any]]:
-        """Quarantine documents of the duplicates, their payloads read back from Kafka."""
+    def _quarantined(self, rows: pa.Table, reason: str) -> list[dict[str, Any]]:
+        """Quarantine documents of valid events the state set aside (duplicates, late events),
+        their payloads read back from Kafka."""
+        if not rows.num_rows:
+            return []
         positions = list(
             zip(rows.column("partition").to_pylist(), rows.column("offset").to_pylist(), strict=True)
         )
@@ -103,9 +107,7 @@ class WriteTask:
             key, value = found[(p, o)]
             eid = orjson.loads(value)["event_id"]  # it parsed as a valid event once already
             docs.append(
-                quarantine_doc(
-                    self.indices.topic, p, o, ms, key, value, [DUPLICATE_EVENT_ID], self.batch_id, eid
-                )
+                quarantine_doc(self.indices.topic, p, o, ms, key, value, [reason], self.batch_id, eid)
             )
         return docs
 
@@ -128,10 +130,10 @@ def window_docs(
     by_type = _matrix(rows.column("by_type"), len(EVENT_TYPES)).tolist()
     cols = (
         rows.column(c).to_pylist()
-        for c in ("window_start", "category", "units", "purchase_cents", "refund_cents", "customers")
+        for c in ("window_start", "category", "units", "purchase_cents", "refund_cents", "customers", "late")
     )
     docs = []
-    for counts, (ws, cat, units, bought, refunded, distinct) in zip(
+    for counts, (ws, cat, units, bought, refunded, distinct, late) in zip(
         by_type, zip(*cols, strict=True), strict=True
     ):
         category = PRODUCT_CATEGORIES[cat]
@@ -150,6 +152,7 @@ def window_docs(
             "revenue": (bought - refunded) / 100,
             "avg_order_value": round(bought / purchases / 100, 2) if purchases else 0.0,
             "distinct_customers": distinct,
+            "late_events": late or 0,
             "batch_id": batch_id,
             "updated_at": now_ms,
         }

@@ -81,6 +81,6 @@ final class Customer {
   /** The customer's whole document, as a row of {@link Rows#OUT}. */
   Row document(String id) {
     return RowFactory.create("c|" + id, Rows.CUSTOMER, null, null, Rows.boxed(byType), null, spend, refund,
-        null, null, null, null, id, first, last, location, Rows.boxed(byCategory));
+        null, null, null, null, id, first, last, location, Rows.boxed(byCategory), null);
   }
 }

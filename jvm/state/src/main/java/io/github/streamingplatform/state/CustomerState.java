@@ -25,7 +25,7 @@ import scala.collection.Iterator;
  * it has been counted in (distinct customers, exact).
  *
  * <p>Per batch and customer it emits: one partial per window × category its accepted, on-time
- * events fall in; one row per duplicate and per late event; its whole document when due
+ * events fall in; one row per duplicate and per late event (a late one routed to its window); its whole document when due
  * ({@code writeIntervalMs} apart at most once, held by a processing-time timer in between).
  * Processing time only schedules: what is a duplicate or late is judged against the event-time
  * watermark of the batch ({@link TimerValues#getCurrentWatermarkInMs}), which in this time mode
@@ -73,14 +73,14 @@ public final class CustomerState extends StatefulProcessor<String, Row, Row> {
       long ms = e.getLong(Rows.Input.EVENT_MS);
       Long seenAt = inBatch.contains(key) ? null : seen.getValue(key); // one lookup: null if unseen
       if (inBatch.contains(key) || (seenAt != null && seenAt >= watermark)) {
-        out.add(Rows.event(Rows.DUPLICATE, e, id));
+        out.add(Rows.event(Rows.DUPLICATE, e, id, windowMs));
         continue;
       }
       inBatch.add(key);
       c.add(e, purchase, refund);
       c.dirty = true;
       if (ms < watermark) {
-        out.add(Rows.event(Rows.LATE, e, id));
+        out.add(Rows.event(Rows.LATE, e, id, windowMs));
         continue;
       }
       seen.updateValue(key, ms);
@@ -106,8 +106,8 @@ public final class CustomerState extends StatefulProcessor<String, Row, Row> {
       byte category = (byte) (w.getKey() & 0xff);
       long[] p = w.getValue();
       long[] byType = java.util.Arrays.copyOf(p, types);
-      out.add(Rows.window("w|" + start + "|" + category, start, category, byType, p[types], p[types + 1],
-          p[types + 2], p[types + 3], kafkaMs));
+      out.add(Rows.window(Rows.windowRoute(start, category), start, category, byType, p[types], p[types + 1],
+          p[types + 2], p[types + 3], kafkaMs, 0));
     }
     emitIfDue(id, c, now, out);
     if (c.sweepTimer == 0) {

@@ -15,7 +15,7 @@ final class Rows {
   private Rows() {}
 
   static final byte WINDOW = 0; // a window × category: partial (into WindowState) or whole (out of it)
-  static final byte LATE = 1; // an event older than the watermark (counted, not in its window)
+  static final byte LATE = 1; // an event older than the watermark (counted for its customer; its window's late_events)
   static final byte DUPLICATE = 2; // an event whose id its customer had accepted before (quarantined)
   static final byte CUSTOMER = 3; // a customer's whole summary
 
@@ -38,18 +38,29 @@ final class Rows {
           .add("first_seen", DataTypes.LongType)
           .add("last_seen", DataTypes.LongType)
           .add("last_location", DataTypes.StringType)
-          .add("by_category", DataTypes.createArrayType(DataTypes.LongType, false));
+          .add("by_category", DataTypes.createArrayType(DataTypes.LongType, false))
+          .add("late", DataTypes.LongType); // a window's late events (whole windows only)
 
   static Row window(String route, long start, byte category, long[] byType, long units,
-      long purchase, long refund, long customers, long kafkaMs) {
+      long purchase, long refund, long customers, long kafkaMs, long late) {
     return RowFactory.create(route, WINDOW, start, category, boxed(byType), units, purchase, refund,
-        customers, null, null, kafkaMs, null, null, null, null, null);
+        customers, null, null, kafkaMs, null, null, null, null, null, late);
   }
 
-  static Row event(byte kind, Row in, String customer) {
-    return RowFactory.create(kind + "|" + in.getInt(Input.PARTITION), kind, null, in.getByte(Input.CATEGORY),
-        null, null, null, null, null, in.getInt(Input.PARTITION), in.getLong(Input.OFFSET),
-        in.getLong(Input.KAFKA_MS), customer, in.getLong(Input.EVENT_MS), null, null, null);
+  /** The route of a window × category (WindowState's key). */
+  static String windowRoute(long start, byte category) {
+    return "w|" + start + "|" + category;
+  }
+
+  /** A duplicate (routed by partition: it passes WindowState) or a late event (routed to its window). */
+  static Row event(byte kind, Row in, String customer, long windowMs) {
+    long ms = in.getLong(Input.EVENT_MS);
+    long start = ms - Math.floorMod(ms, windowMs);
+    byte category = in.getByte(Input.CATEGORY);
+    String route = kind == LATE ? windowRoute(start, category) : kind + "|" + in.getInt(Input.PARTITION);
+    return RowFactory.create(route, kind, start, category, null, null, null, null, null,
+        in.getInt(Input.PARTITION), in.getLong(Input.OFFSET), in.getLong(Input.KAFKA_MS), customer, ms, null,
+        null, null, null);
   }
 
   static final long SWEEP_MS = 60_000; // how often expired ids and windows are looked for

@@ -23,10 +23,10 @@ public final class StatefulPlan {
   }
 
   /** The rows of {@link #customers} → whole windows in place of their partials. */
-  public static Dataset<Row> windows(Dataset<Row> rows, long windowMs, int types) {
+  public static Dataset<Row> windows(Dataset<Row> rows, long windowMs, long lateRetentionMs, int types) {
     return rows
         .groupByKey((MapFunction<Row, String>) r -> r.getString(0), Encoders.STRING())
-        .transformWithState(new WindowState(windowMs, types), TimeMode.ProcessingTime(), OutputMode.Append(),
+        .transformWithState(new WindowState(windowMs, lateRetentionMs, types), TimeMode.ProcessingTime(), OutputMode.Append(),
             Encoders.row(Rows.OUT));
   }
 }

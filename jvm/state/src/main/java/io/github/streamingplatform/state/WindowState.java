@@ -19,8 +19,10 @@ import scala.collection.Iterator;
 /**
  * Keyed by {@code route}: for a window × category it adds the batch's partials (one per customer
  * at most) to the window's totals and emits the whole window; every other row passes through.
- * A window is dropped once the watermark has passed its end (checked each minute by a
- * processing-time timer): no event can then count in it.
+ * Late events routed here pass through too, and add to their window's {@code late} count while
+ * the window is kept: from the watermark passing its end for {@code lateRetentionMs} more (checked
+ * on input and each minute by a processing-time timer). A window never counted, or no longer
+ * kept, is not created by its late events: they are only kept in the quarantine.
  */
 public final class WindowState extends StatefulProcessor<String, Row, Row> {
   private static final StructType SCHEMA =
@@ -33,78 +35,102 @@ public final class WindowState extends StatefulProcessor<String, Row, Row> {
           .add("sweep_timer", DataTypes.LongType, false); // the timer that drops the window (0: none)
 
   private final long windowMs;
+  private final long lateRetentionMs;
   private final int types;
   private transient ValueState<Row> totals;
+  private transient ValueState<Long> late; // events that arrived after the watermark had passed them
 
-  public WindowState(long windowMs, int types) {
+  public WindowState(long windowMs, long lateRetentionMs, int types) {
     this.windowMs = windowMs;
+    this.lateRetentionMs = lateRetentionMs;
     this.types = types;
   }
 
   @Override
   public void init(OutputMode outputMode, TimeMode timeMode) {
     totals = getHandle().getValueState("totals", Encoders.row(SCHEMA), TTLConfig.NONE());
+    late = getHandle().getValueState("late", Encoders.LONG(), TTLConfig.NONE());
   }
 
   @Override
   public Iterator<Row> handleInputRows(String route, Iterator<Row> rows, TimerValues timers) {
     List<Row> out = new ArrayList<>();
-    Row first = null;
-    long[] byType = null;
-    long units = 0, purchase = 0, refund = 0, customers = 0, kafkaMs = 0, sweepTimer = 0;
+    Row window = null; // any row of this window (its start and category)
+    long[] add = new long[types + 4]; // the batch's partials: by type…, units, cents, refunds, customers
+    long kafkaMs = 0, lateRows = 0;
+    boolean partials = false;
     while (rows.hasNext()) {
       Row r = rows.next();
-      if (r.getByte(1) != Rows.WINDOW) {
+      byte kind = r.getByte(1);
+      if (kind == Rows.LATE) {
+        lateRows++;
+        window = r;
         out.add(r);
-        continue;
+      } else if (kind == Rows.WINDOW) {
+        partials = true;
+        window = r;
+        long[] byType = Rows.unboxed(r.getList(4), types);
+        for (int i = 0; i < types; i++) add[i] += byType[i];
+        add[types] += r.getLong(5);
+        add[types + 1] += r.getLong(6);
+        add[types + 2] += r.getLong(7);
+        add[types + 3] += r.getLong(8);
+        kafkaMs = Math.max(kafkaMs, r.getLong(11));
+      } else {
+        out.add(r);
       }
-      if (first == null) {
-        first = r;
-        if (totals.exists()) {
-          Row t = totals.get();
-          byType = Rows.unboxed(t.getList(0), types);
-          units = t.getLong(1);
-          purchase = t.getLong(2);
-          refund = t.getLong(3);
-          customers = t.getLong(4);
-          sweepTimer = t.getLong(5);
-        } else {
-          byType = new long[types];
-        }
-      }
-      long[] add = Rows.unboxed(r.getList(4), types);
-      for (int i = 0; i < types; i++) byType[i] += add[i];
-      units += r.getLong(5);
-      purchase += r.getLong(6);
-      refund += r.getLong(7);
-      customers += r.getLong(8);
-      kafkaMs = Math.max(kafkaMs, r.getLong(11));
     }
-    if (first != null) {
-      if (sweepTimer == 0) {
-        long now = timers.getCurrentProcessingTimeInMs();
-        sweepTimer = Rows.nextSweep(now);
-        getHandle().registerTimer(sweepTimer);
-      }
-      totals.update(RowFactory.create(Rows.boxed(byType), units, purchase, refund, customers, sweepTimer));
-      out.add(Rows.window(route, first.getLong(2), first.getByte(3), byType, units, purchase, refund, customers,
-          kafkaMs));
+    if (window == null) return Rows.iterator(out);
+    long start = window.getLong(2);
+    if (!kept(start, timers.getCurrentWatermarkInMs())) {
+      clear(); // only late rows get here: an on-time event's window is still open
+      return Rows.iterator(out);
     }
+    if (!partials && !totals.exists()) return Rows.iterator(out);
+    long[] sum = totals.exists() ? unpack(totals.get()) : new long[types + 5];
+    for (int i = 0; i < types + 4; i++) sum[i] += add[i];
+    long sweepTimer = sum[types + 4];
+    if (sweepTimer == 0) {
+      sweepTimer = Rows.nextSweep(timers.getCurrentProcessingTimeInMs());
+      getHandle().registerTimer(sweepTimer);
+    }
+    long lateCount = (late.exists() ? late.get() : 0) + lateRows;
+    totals.update(RowFactory.create(Rows.boxed(java.util.Arrays.copyOf(sum, types)), sum[types], sum[types + 1],
+        sum[types + 2], sum[types + 3], sweepTimer));
+    if (lateCount > 0) late.update(lateCount);
+    out.add(Rows.window(route, start, window.getByte(3), java.util.Arrays.copyOf(sum, types), sum[types],
+        sum[types + 1], sum[types + 2], sum[types + 3], kafkaMs, lateCount));
     return Rows.iterator(out);
   }
 
   @Override
   public Iterator<Row> handleExpiredTimer(String route, TimerValues timers, ExpiredTimerInfo info) {
     long start = Long.parseLong(route.split("\\|")[1]);
-    if (start + windowMs <= timers.getCurrentWatermarkInMs()) {
-      totals.clear();
+    if (!kept(start, timers.getCurrentWatermarkInMs())) {
+      clear();
     } else if (totals.exists()) {
       Row t = totals.get();
-      long now = timers.getCurrentProcessingTimeInMs();
-      long next = Rows.nextSweep(now);
+      long next = Rows.nextSweep(timers.getCurrentProcessingTimeInMs());
       getHandle().registerTimer(next);
       totals.update(RowFactory.create(t.get(0), t.get(1), t.get(2), t.get(3), t.get(4), next));
     }
     return Rows.iterator(List.of());
+  }
+
+  /** Whether the window is still kept: open, or closed less than the late retention ago. */
+  private boolean kept(long start, long watermark) {
+    return start + windowMs + lateRetentionMs > watermark;
+  }
+
+  private void clear() {
+    totals.clear();
+    late.clear();
+  }
+
+  /** The stored totals as by type…, units, purchase cents, refund cents, customers, sweep timer. */
+  private long[] unpack(Row t) {
+    long[] out = java.util.Arrays.copyOf(Rows.unboxed(t.getList(0), types), types + 5);
+    for (int i = 1; i <= 5; i++) out[types + i - 1] = t.getLong(i);
+    return out;
   }
 }
