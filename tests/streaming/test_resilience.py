@@ -1,8 +1,8 @@
 """The stream rides out outages and poison input, on the real services.
 
-Elasticsearch stopped for 60 s mid-stream: the app stays up (it says what it waits for), resumes
-when it answers, and Elasticsearch then holds exactly what the reference model computes (Kafka
-outages: ``make fault-drill``). A record with a 40 KB key is quarantined (its key bounded), and a
+Elasticsearch stopped for 60 s and the Kafka broker restarted, both mid-stream: the app stays up
+(it says what it waits for), resumes when they answer, and Elasticsearch then holds exactly what
+the reference model computes. A record with a 40 KB key is quarantined (its key bounded), and a
 document Elasticsearch refuses is quarantined with its reason while the rest of its bulk is written.
 """
 
@@ -16,7 +16,7 @@ import reference_model as ref
 from stream_harness import Stream, all_docs, assert_exact, kill, produce_known
 
 from streaming_platform import clients
-from streaming_platform.runtime import elasticsearch, process
+from streaming_platform.runtime import elasticsearch, kafka, process
 from streaming_platform.streaming import app_checkpoint, read_status, stop_file
 from streaming_platform.streaming.sink import bulk_write, ndjson
 
@@ -80,6 +80,17 @@ def test_elasticsearch_down_60s_mid_stream_is_waited_out_exactly(stream: Stream,
     assert "waiting for Elasticsearch since" in stream.log_tail("es-outage", 2000)
     assert "Elasticsearch answers again" in stream.log_tail("es-outage", 2000)
     assert read_status(app_checkpoint(stream.settings)).get("waiting_for") == {}
+
+
+def test_kafka_broker_restart_mid_stream_is_waited_out_exactly(stream: Stream, settings, paths) -> None:
+    records = produce_known(stream, 20_000, seed=22)
+
+    def outage() -> None:
+        assert process.stop("kafka", paths), "kafka was not started by the platform"
+        time.sleep(10)
+        process.start(kafka.spec(settings), paths, settings["bind.host"])
+
+    _outage_run(stream, records, "kafka-restart", outage)
 
 
 def test_a_record_with_a_huge_key_is_quarantined_and_the_stream_goes_on(stream: Stream) -> None:
