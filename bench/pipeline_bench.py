@@ -624,7 +624,7 @@ def clean_up(run: str, checkpoints: Path, topic_suffixes: tuple[str, ...]) -> No
     admin.delete_topics([f"{run}-{t}" for t in (*topic_suffixes, "dlq")])
     for name in es_indices.templates(settings):
         es.options(ignore_status=404).indices.delete_index_template(name=name)
-    es.options(ignore_status=404).indices.delete(index=",".join(es_indices.app_indices(settings)))
+    es_indices.delete_app_indices(es, settings)
     shutil.rmtree(checkpoints, ignore_errors=True)  # the app's state: ~200 MB a run
 
 

@@ -1,7 +1,13 @@
 """Index templates (explicit, strict mappings) of every index the streaming app writes.
 
 One template per index name from the configuration (``es.index.aggregates``, ``.customers``,
-``.quarantine``, ``.runtime``), matching exactly that name. ``dynamic: strict`` turns an
+``.quarantine``, ``.runtime``), matching that name and its versions.
+
+Versions (a reprocess writes a new one beside the live one): the app writes concrete indices
+``<name>-v<N>``, and ``<name>`` is an alias of the live version, which every reader (dashboard,
+Kibana, GX, health) uses. :func:`point_aliases` moves all four aliases to another version in one
+atomic request, so readers never see a gap or a mix of versions. An index made before versions
+existed is version 0 (``<name>`` itself); the first switch replaces it. ``dynamic: strict`` turns an
 unexpected field into a failed write (the batch is retried, the bug is seen) instead of a
 mapping explosion. Only core field types are used: the embedded node has no mapper-extras
 (no ``scaled_float``) and no analysis-common, so money is kept as exact integer cents (``long``)
@@ -151,7 +157,7 @@ def parse_offset_range(text: str) -> tuple[str, int, int, int] | None:
 
 def _template(index: str, properties: dict[str, Any], doc: str, settings: dict[str, Any]) -> dict[str, Any]:
     body = {
-        "index_patterns": [index],
+        "index_patterns": [index, f"{index}-v*"],
         "priority": 200,
         "template": {
             "settings": {
@@ -195,6 +201,70 @@ APP_INDEX_KEYS = tuple(_SPEC)
 def app_indices(settings: Settings) -> list[str]:
     """The names of the indices the streaming app writes (``es.index.<key>``)."""
     return [settings[f"es.index.{key}"] for key in APP_INDEX_KEYS]
+
+
+def versioned(name: str, version: int) -> str:
+    """The concrete index of ``version`` behind alias ``name`` (version 0: ``name`` itself)."""
+    return f"{name}-v{version}" if version else name
+
+
+def version_indices(settings: Settings, version: int) -> dict[str, str]:
+    """es.index key → the concrete index of that version, for every index the app writes."""
+    return {key: versioned(settings[f"es.index.{key}"], version) for key in APP_INDEX_KEYS}
+
+
+_VERSION = re.compile(r"-v(\d+)$")
+
+
+def versions(es: Any, settings: Settings) -> tuple[int | None, list[int]]:
+    """(the live version: the one the aggregates alias points at, 0 for an unversioned index,
+    None if there is none yet; every version that has an aggregates index)."""
+    name = settings["es.index.aggregates"]
+    live, known = None, []
+    for index, body in _concrete(es, f"{name},{name}-v*").items():
+        m = _VERSION.search(index) if index != name else None
+        version = int(m.group(1)) if m else 0
+        known.append(version)
+        if index == name or name in body.get("aliases", {}):
+            live = version
+    return live, sorted(known)
+
+
+def _concrete(es: Any, pattern: str) -> dict[str, Any]:
+    """The concrete indices a pattern names (through aliases), with their aliases."""
+    found = es.options(ignore_status=404).indices.get(index=pattern, allow_no_indices=True).body
+    return {} if "error" in found else found
+
+
+def ensure_version(es: Any, settings: Settings, version: int) -> list[str]:
+    """Create the version's indices that are missing (the templates apply); the names created."""
+    created = []
+    for index in version_indices(settings, version).values():
+        if not es.indices.exists(index=index):
+            es.options(ignore_status=400).indices.create(index=index)  # a concurrent setup: fine
+            created.append(index)
+    return created
+
+
+def point_aliases(es: Any, settings: Settings, version: int) -> None:
+    """Point every app alias at ``version``, atomically (one request). An unversioned index of the
+    alias's name is removed in the same request (its data is the version being replaced)."""
+    actions: list[dict[str, Any]] = []
+    for key, index in version_indices(settings, version).items():
+        name = settings[f"es.index.{key}"]
+        if es.options(ignore_status=404).indices.exists_alias(name=name):
+            actions.append({"remove": {"index": f"{name}-v*", "alias": name}})
+        elif es.indices.exists(index=name):
+            actions.append({"remove_index": {"index": name}})
+        actions.append({"add": {"index": index, "alias": name, "is_write_index": True}})
+    es.indices.update_aliases(actions=actions)
+
+
+def delete_app_indices(es: Any, settings: Settings) -> None:
+    """Delete every version of the app's indices (tests and benches clean up with it)."""
+    names = _concrete(es, ",".join(f"{n},{n}-v*" for n in app_indices(settings)))
+    if names:  # by name: Elasticsearch refuses wildcard deletes
+        es.options(ignore_status=404).indices.delete(index=",".join(names))
 
 
 def templates(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -251,8 +321,10 @@ def _existing_hash(es: Any, name: str) -> str | None:
 
 
 def ensure_templates(es: Any, settings: Settings) -> TemplateReport:
-    """Put missing or outdated templates and create missing indices; report what was done."""
+    """Put missing or outdated templates; create version 1 behind the aliases when there is no
+    version yet; report what was done."""
     report = TemplateReport()
+    changed = []
     for name, body in templates(settings).items():
         current = _existing_hash(es, name)
         if current == body["_meta"]["version_hash"]:
@@ -260,16 +332,22 @@ def ensure_templates(es: Any, settings: Settings) -> TemplateReport:
         else:
             es.indices.put_index_template(name=name, **body)
             (report.created if current is None else report.updated).append(name)
-        index = body["index_patterns"][0]
-        if not es.indices.exists(index=index):
-            # Another setup run may create it between the check and here: that is fine.
-            es.options(ignore_status=400).indices.create(index=index)
-            report.indices_created.append(index)
-        elif current != body["_meta"]["version_hash"]:
-            # A template applies to new indices only: bring an existing one's settings and mapping
-            # along (e.g. an upgraded platform's refresh tier, a keyword's ignore_above). A change
-            # Elasticsearch cannot make in place (a field's type) fails here, loudly.
-            es.indices.put_settings(index=index, settings=_dynamic_settings(body))
-            es.indices.put_mapping(index=index, **body["template"]["mappings"])
-            report.indices_updated.append(index)
+            changed.append(body)
+    # The indices there were before (the ones created below take the templates as they are).
+    existing = [",".join(_concrete(es, ",".join(body["index_patterns"]))) for body in changed]
+    live = versions(es, settings)[0]
+    if live is None and any(_concrete(es, name) for name in app_indices(settings)):
+        live = 0  # an older platform's unversioned indices (some of them): version 0
+    report.indices_created += ensure_version(es, settings, 1 if live is None else live)
+    if live is None:
+        point_aliases(es, settings, 1)
+    for body, names in zip(changed, existing, strict=True):
+        # A template applies to new indices only: bring the existing ones' settings and mapping
+        # along (e.g. an upgraded platform's refresh tier, a keyword's ignore_above), every
+        # version. A change Elasticsearch cannot make in place (a field's type) fails, loudly.
+        if not names:
+            continue
+        es.indices.put_settings(index=names, settings=_dynamic_settings(body))
+        es.indices.put_mapping(index=names, **body["template"]["mappings"])
+        report.indices_updated.append(body["index_patterns"][0])
     return report

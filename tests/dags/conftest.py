@@ -126,8 +126,8 @@ def _drop(settings: config.Settings) -> None:
     from streaming_platform import clients, es_indices
 
     es = clients.es_client(settings)
-    for key in ("aggregates", "customers", "quarantine", "runtime", "quality"):
-        es.options(ignore_status=404).indices.delete(index=settings[f"es.index.{key}"])
+    es_indices.delete_app_indices(es, settings)
+    es.options(ignore_status=404).indices.delete(index=settings["es.index.quality"])
     for name in es_indices.templates(settings):
         es.options(ignore_status=404).indices.delete_index_template(name=name)
     topics = [settings["kafka.topic.events"], settings["kafka.topic.deadletter"]]

@@ -125,7 +125,7 @@ def test_customer_documents_are_filtered_sorted_and_summed_on_doc_values(es_up):
     from streaming_platform.es_indices import (
         APP_INDEX_KEYS,
         CUSTOMERS_SETTINGS,
-        app_indices,
+        delete_app_indices,
         ensure_templates,
         templates,
     )
@@ -138,13 +138,14 @@ def test_customer_documents_are_filtered_sorted_and_summed_on_doc_values(es_up):
     es = es_client(settings)
     ensure_templates(es, settings)
     try:
-        # Every index took its template's settings (e.g. the customers' refresh and merge tier).
+        # Every index (version 1, behind its alias) took its template's settings (e.g. the
+        # customers' refresh and merge tier).
         got = es.indices.get_settings(index=f"{run}-*", flat_settings=True)
         for body in templates(settings).values():
-            index_settings = got[body["index_patterns"][0]]["settings"]
+            index_settings = got[f"{body['index_patterns'][0]}-v1"]["settings"]
             for key, value in body["template"]["settings"].items():
                 assert index_settings[f"index.{key}"] == str(value), (body["index_patterns"], key)
-        assert got[f"{run}-customers"]["settings"]["index.merge.policy.segments_per_tier"] == str(
+        assert got[f"{run}-customers-v1"]["settings"]["index.merge.policy.segments_per_tier"] == str(
             CUSTOMERS_SETTINGS["merge.policy.segments_per_tier"]
         )
         rows = np.random.default_rng(3).integers(1, 10_000, size=(50, CUSTOMER_WIDTH))
@@ -172,7 +173,7 @@ def test_customer_documents_are_filtered_sorted_and_summed_on_doc_values(es_up):
     finally:
         for name in templates(settings):
             es.options(ignore_status=404).indices.delete_index_template(name=name)
-        es.options(ignore_status=404).indices.delete(index=",".join(app_indices(settings)))
+        delete_app_indices(es, settings)
 
 
 def test_disk_watermarks_are_on(es_up):
@@ -195,11 +196,11 @@ def _run_settings(es_up: config.Settings, prefix: str) -> config.Settings:
 
 
 def _drop(es, settings: config.Settings) -> None:
-    from streaming_platform.es_indices import app_indices, templates
+    from streaming_platform.es_indices import delete_app_indices, templates
 
     for name in templates(settings):
         es.options(ignore_status=404).indices.delete_index_template(name=name)
-    es.options(ignore_status=404).indices.delete(index=",".join(app_indices(settings)))
+    delete_app_indices(es, settings)
 
 
 def test_quarantined_record_with_a_40_kb_key_is_indexed_also_in_an_older_index(es_up):
@@ -248,5 +249,45 @@ def test_quarantined_record_with_a_40_kb_key_is_indexed_also_in_an_older_index(e
         short = {**doc, "key": "x" * KEYWORD_IGNORE_ABOVE, "offset": 8}
         es.index(index=index, id="customer-events-0-8", document=short, refresh=True)
         assert es.count(index=index, query={"term": {"key": "x" * KEYWORD_IGNORE_ABOVE}})["count"] == 1
+    finally:
+        _drop(es, settings)
+
+
+def test_versions_behind_aliases_switch_atomically(es_up):
+    """A new platform gets version 1 behind the aliases; an older platform's unversioned index is
+    version 0 and is replaced by the switch; the aliases move together."""
+    from streaming_platform.es_indices import (
+        APP_INDEX_KEYS,
+        ensure_templates,
+        ensure_version,
+        point_aliases,
+        version_indices,
+        versions,
+    )
+
+    settings = _run_settings(es_up, "it-versions")
+    es = es_client(settings)
+    try:
+        ensure_templates(es, settings)
+        assert versions(es, settings) == (1, [1])
+        assert ensure_version(es, settings, 2) == list(version_indices(settings, 2).values())
+        assert versions(es, settings) == (1, [1, 2])
+        point_aliases(es, settings, 2)
+        assert versions(es, settings) == (2, [1, 2])
+        for key in APP_INDEX_KEYS:
+            assert list(es.indices.get_alias(name=settings[f"es.index.{key}"])) == [
+                f"{settings[f'es.index.{key}']}-v2"
+            ]
+    finally:
+        _drop(es, settings)
+    # An older platform's indices: the name is the index itself (version 0).
+    for key in APP_INDEX_KEYS:
+        es.indices.create(index=settings[f"es.index.{key}"])
+    try:
+        ensure_templates(es, settings)
+        assert versions(es, settings) == (0, [0])
+        ensure_version(es, settings, 2)
+        point_aliases(es, settings, 2)
+        assert versions(es, settings) == (2, [2])
     finally:
         _drop(es, settings)

@@ -25,12 +25,14 @@ from streaming_platform.streaming import APP_NAME, ENTRY_POINT
 class StreamingAppSubmitOperator(SparkSubmitOperator):
     """``spark-submit`` of the streaming app with the platform's Spark conf, resolved at run time."""
 
-    def __init__(self, *, available_now: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self, *, available_now: bool = False, app_args: list[str] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(
             application=str(ENTRY_POINT),
             name=APP_NAME,
             conn_id=kwargs.pop("conn_id", SPARK_CONN_ID),
-            application_args=["--available-now"] if available_now else [],
+            application_args=(["--available-now"] if available_now else []) + (app_args or []),
             **kwargs,
         )
         self.available_now = available_now
@@ -47,6 +49,8 @@ class StreamingAppSubmitOperator(SparkSubmitOperator):
         self.conf = conf
         self.env_vars = {**submit_env(settings), **(self.env_vars or {})}
         mode = "available-now (process the backlog, then exit)" if self.available_now else "continuous"
+        if "--catch-up" in self.application_args:
+            mode = "catch-up (a new version of the results, until it has caught up with the topic)"
         self.log.info("launching %s in %s mode; stop it with the streaming_app_stop DAG", APP_NAME, mode)
         return super().execute(context)
 

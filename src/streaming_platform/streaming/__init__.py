@@ -32,9 +32,29 @@ STOP_FILE = "STOP"  # in the app's checkpoint folder
 STATUS_FILE = "status.json"  # what the running app waits for (an outage), in the same folder
 
 
-def app_checkpoint(settings: Settings) -> Path:
-    """The app's checkpoint folder (Spark's offsets and commits, the app's state)."""
-    return settings.checkpoint_dir / APP_NAME
+LIVE_VERSION_FILE = "live-version"  # in spark.checkpoint.dir: the version the live app runs
+
+
+def app_checkpoint(settings: Settings, version: int | None = None) -> Path:
+    """The checkpoint folder (Spark's offsets, commits and state) of a version of the app's
+    results (:mod:`streaming_platform.es_indices`); default: the live one."""
+    version = live_version(settings) if version is None else version
+    return settings.checkpoint_dir / (APP_NAME if version <= 1 else f"{APP_NAME}-v{version}")
+
+
+def live_version(settings: Settings) -> int:
+    """The version the live app runs (the aliases' one), as the last switch recorded it."""
+    try:
+        return int((settings.checkpoint_dir / LIVE_VERSION_FILE).read_text())
+    except (OSError, ValueError):
+        return 1  # none recorded: version 1, or the unversioned indices (same checkpoint)
+
+
+def record_live_version(settings: Settings, version: int) -> None:
+    settings.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    tmp = settings.checkpoint_dir / f".{LIVE_VERSION_FILE}.tmp"
+    tmp.write_text(f"{version}\n")
+    os.replace(tmp, settings.checkpoint_dir / LIVE_VERSION_FILE)
 
 
 def stop_file(settings: Settings) -> Path:

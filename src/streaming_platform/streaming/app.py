@@ -26,6 +26,13 @@ An unreachable Elasticsearch or Kafka is waited out (:mod:`.sink`: capped backof
 ``spark.outage.timeout``, the batch held, so Spark takes no new data; ``<checkpoint>/status.json``
 says what the app waits for); only a longer outage stops the app.
 
+Versions (reprocessing, the Kappa way): the app writes the indices of one version of the results
+(:mod:`streaming_platform.es_indices`: ``<name>-v<N>`` behind the readers' aliases) from a
+checkpoint of its own. The live app runs the aliases' version; ``--version N --from earliest
+--catch-up`` computes version N afresh from the topic's retained history, until it has caught up
+with the live topic (the ``reprocess`` DAG then switches the aliases and restarts the live app on
+it).
+
 Stop: ``--available-now`` processes what is in the topic and exits; otherwise the app runs until
 SIGTERM/SIGINT or until the stop file (default ``<checkpoint>/STOP``) appears, and then stops
 between micro-batches. Customers whose documents wait for their turn are written when the app
@@ -44,19 +51,28 @@ import sys
 import threading
 import time
 from collections import deque
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pyspark.errors import StreamingQueryException
 
-from streaming_platform import config
+from streaming_platform import config, es_indices
 from streaming_platform.clients import kafka_admin, kafka_consumer
 from streaming_platform.config import REPO_ROOT, Settings
 from streaming_platform.es_indices import format_offset_range
 from streaming_platform.events import EVENT_TYPES, PRODUCT_CATEGORIES
+from streaming_platform.health import end_offsets
 from streaming_platform.progress import say
-from streaming_platform.streaming import APP_NAME, ENTRY_POINT, STOP_FILE, app_checkpoint, write_status
+from streaming_platform.streaming import (
+    APP_NAME,
+    ENTRY_POINT,
+    STOP_FILE,
+    app_checkpoint,
+    record_live_version,
+    write_status,
+)
 from streaming_platform.streaming.documents import CUSTOMER, WRITTEN_DDL, Indices, WriteTask
 from streaming_platform.streaming.parse import EVENTS_DDL, SOURCE_COLUMNS, ParseTask, StatsParam
 from streaming_platform.streaming.sink import (
@@ -153,13 +169,13 @@ def submit_command(settings: Settings, app_args: list[str] | None = None) -> lis
     return [*cmd, str(ENTRY_POINT), *(app_args or [])]
 
 
-def sink_config(settings: Settings) -> SinkConfig:
+def sink_config(settings: Settings, quarantine_index: str | None = None) -> SinkConfig:
     return SinkConfig(
         es_url=settings["es.url"],
         es_username=settings["es.username"],
         es_password=settings["es.password"],
         bootstrap_servers=settings["kafka.bootstrap.servers"],
-        quarantine_index=settings["es.index.quarantine"],
+        quarantine_index=quarantine_index or settings["es.index.quarantine"],
         deadletter_topic=settings["kafka.topic.deadletter"],
         bulk_docs=settings["spark.es.bulk.docs"],
         bulk_threads=settings["spark.es.bulk.threads"],
@@ -173,7 +189,7 @@ def sink_config(settings: Settings) -> SinkConfig:
 def build_query(app: StreamApp) -> Any:
     """Source → parse/validate → watermark → state by customer → state by window → sink."""
     spark, settings = app.spark, app.settings
-    records = kafka_source(spark, settings, app.sink.outage_s)
+    records = kafka_source(spark, settings, app.sink.outage_s, app.start_from)
     # Parse + validate (Arrow, in the executors); the invalid records are quarantined by the tasks.
     events = records.selectExpr(*SOURCE_COLUMNS).mapInArrow(
         ParseTask(app.topic, app.limits, app.sink, app.stats), EVENTS_DDL
@@ -214,13 +230,19 @@ def _jvm_step(spark: Any, name: str, df: Any, *args: Any) -> Any:
     return DataFrame(step(df._jdf, *args), spark)
 
 
-def kafka_source(spark: Any, settings: Settings, outage_s: float) -> Any:
-    """The events topic through Spark's Kafka source (offsets in the checkpoint)."""
+def kafka_source(spark: Any, settings: Settings, outage_s: float, start_from: int | None = None) -> Any:
+    """The events topic through Spark's Kafka source (offsets in the checkpoint). A new checkpoint
+    starts at the earliest retained offset, or at the first record stamped at ``start_from`` (ms)
+    or later."""
+    reader = spark.readStream.format("kafka")
+    if start_from is None:
+        reader = reader.option("startingOffsets", "earliest")
+    else:
+        reader = reader.option("startingTimestamp", str(start_from))
+        reader = reader.option("startingOffsetsByTimestampStrategy", "latest")  # none that late: the end
     reader = (
-        spark.readStream.format("kafka")
-        .option("kafka.bootstrap.servers", settings["kafka.bootstrap.servers"])
+        reader.option("kafka.bootstrap.servers", settings["kafka.bootstrap.servers"])
         .option("subscribe", settings["kafka.topic.events"])
-        .option("startingOffsets", "earliest")
         .option("maxOffsetsPerTrigger", settings["spark.max.offsets.per.trigger"])
         # Records must never vanish unnoticed (e.g. retention overtaking a stopped app).
         .option("failOnDataLoss", "true")
@@ -259,17 +281,29 @@ def weighted_percentiles(values: list[float], weights: list[float], qs: tuple[fl
 class StreamApp:
     """Owns the Spark query, the stop protocol and what the app reports; the state is Spark's."""
 
-    def __init__(self, spark: Any, settings: Settings, checkpoint: Path | None = None) -> None:
+    def __init__(
+        self,
+        spark: Any,
+        settings: Settings,
+        checkpoint: Path | None = None,
+        version: int | None = None,
+        start_from: int | None = None,
+    ) -> None:
         self.spark = spark
         self.settings = settings
-        self.checkpoint = checkpoint or app_checkpoint(settings)
-        self.topic = settings["kafka.topic.events"]
-        self.limits = Limits.from_settings(settings)
+        self.live = version is None  # the aliases' version (else a reprocess beside it)
         self.sink = sink_config(settings)
         self.es = self.sink.es()
+        self.version = self._live_version() if version is None else version
+        self.index = es_indices.version_indices(settings, self.version)
+        self.sink = sink_config(settings, self.index["quarantine"])
+        self.checkpoint = checkpoint or app_checkpoint(settings, self.version)
+        self.start_from = start_from
+        self.topic = settings["kafka.topic.events"]
+        self.limits = Limits.from_settings(settings)
         self.window_ms = config.duration_ms(settings["spark.window.duration"])
         self.customer_interval_ms = config.duration_ms(settings["spark.customers.write.interval"])
-        self.indices = Indices(settings["es.index.aggregates"], settings["es.index.customers"], self.topic)
+        self.indices = Indices(self.index["aggregates"], self.index["customers"], self.topic)
         # The parse tasks' figures of the batch running (reset by write_batch).
         self.stats = spark.sparkContext.accumulator(StatsParam().zero({}), StatsParam())
         self.stop_file = self.checkpoint / STOP_FILE
@@ -323,7 +357,7 @@ class StreamApp:
     def _refresh(self, indices: list[str]) -> None:
         if not indices:
             return
-        names = [self.settings[f"es.index.{k}"] for k in indices]
+        names = [self.index[k] for k in indices]
         retrying(self.sink, lambda: self.es.options(ignore_status=404).indices.refresh(index=names))
 
     def _report(
@@ -376,10 +410,11 @@ class StreamApp:
         }
         bulk_write(
             self.es,
-            ndjson(self.settings["es.index.runtime"], [(f"{doc['query_id']}-{batch_id}", doc)]),
+            ndjson(self.index["runtime"], [(f"{doc['query_id']}-{batch_id}", doc)]),
             self.sink,
         )
-        self._commit_group(offsets["next"])
+        if self.live:  # the monitoring group follows the live app only
+            self._commit_group(offsets["next"])
         self.batches += 1
         say(
             f"batch {batch_id}: {n:,} rows ({quarantined:,} quarantined, {late:,} late) in {duration:.2f}s "
@@ -498,17 +533,51 @@ class StreamApp:
         with self._lock:
             self._stopping = True
 
-    def run(self, available_now: bool = False) -> int:
+    def run(self, available_now: bool = False, catch_up: bool = False) -> int:
         self.checkpoint.mkdir(parents=True, exist_ok=True)
         try:
             pin_result_settings(self.checkpoint, self.settings)
         except ResultSettingsChanged as exc:
             say(f"✗ {exc}")
             return 2
+        retrying(self.sink, self._prepare_indices)
         self.stop_file.unlink(missing_ok=True)
         self.write_waiting_customers(at_start=True)  # a crash may have left some behind
+        if not catch_up:
+            return self._run_query(available_now)
+        while True:  # until the topic's end is less than a batch ahead of what this version wrote
+            code = self._run_query(available_now=True)
+            backlog = self._backlog()
+            if code or self._stopping or backlog <= self.settings["spark.max.offsets.per.trigger"]:
+                say(f"✓ version {self.version} caught up ({backlog:,} records behind the topic's end)")
+                return code
+            say(f"→ {backlog:,} records arrived meanwhile: catching up with them")
+
+    def _live_version(self) -> int:
+        live = retrying(self.sink, lambda: es_indices.versions(self.es, self.settings)[0])
+        return 1 if live is None else live
+
+    def _prepare_indices(self) -> None:
+        """The indices of this version; the aliases on it if there are none yet (a new platform)."""
+        es_indices.ensure_version(self.es, self.settings, self.version)
+        if es_indices.versions(self.es, self.settings)[0] is None:
+            es_indices.point_aliases(self.es, self.settings, self.version)
+        if self.live:
+            record_live_version(self.settings, self.version)
+
+    def _backlog(self) -> int:
+        """Records in the topic after the last batch this checkpoint committed."""
+        last = self._last_committed()
+        done = self._offsets(last)["next"] if last is not None else {}
+        ends = end_offsets(kafka_admin(self.settings), self.topic)
+        return sum(hi - max(lo, done.get(p, lo)) for p, (lo, hi) in ends.items())
+
+    def _run_query(self, available_now: bool) -> int:
         query = self.start(available_now)
-        say(f"✓ {APP_NAME} started (checkpoint {self.checkpoint}; stop: SIGTERM or touch {self.stop_file})")
+        say(
+            f"✓ {APP_NAME} started: version {self.version} of the results, checkpoint {self.checkpoint}"
+            f" (stop: SIGTERM or touch {self.stop_file})"
+        )
         while query.isActive:
             if not self._stopping and self.stop_file.exists():
                 say("→ stop file found")
@@ -619,9 +688,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=APP_NAME, description=__doc__.split("\n")[0])
     p.add_argument("--available-now", action="store_true", help="process what is in the topic, then exit")
     p.add_argument(
-        "--checkpoint", type=Path, help=f"checkpoint folder (default: <spark.checkpoint.dir>/{APP_NAME})"
+        "--checkpoint", type=Path, help=f"checkpoint folder (default: <spark.checkpoint.dir>/{APP_NAME}[-vN])"
     )
+    p.add_argument("--version", type=int, help="version of the results to write (default: the live one)")
+    p.add_argument(
+        "--from",
+        dest="start_from",
+        type=start_timestamp_ms,
+        help="where a new checkpoint starts: earliest (default) or an ISO 8601 time",
+    )
+    p.add_argument("--catch-up", action="store_true", help="run until caught up with the topic, then exit")
     return p
+
+
+def start_timestamp_ms(text: str) -> int | None:
+    """``earliest`` → None; an ISO 8601 time (``2026-12-01T00:00:00Z``) → epoch milliseconds."""
+    if text == "earliest":
+        return None
+    try:
+        stamp = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not 'earliest' or an ISO 8601 time: {text!r}") from None
+    return int((stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp() * 1000)
 
 
 def spark_session(settings: Settings) -> Any:
@@ -643,11 +731,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = config.load()
     spark = spark_session(settings)
-    app = StreamApp(spark, settings, args.checkpoint)
+    app = StreamApp(spark, settings, args.checkpoint, args.version, args.start_from)
     gc.freeze()  # what exists now lives as long as the app: keep it out of every collection
     signal.signal(signal.SIGTERM, app.request_stop)
     signal.signal(signal.SIGINT, app.request_stop)
     try:
-        return app.run(available_now=args.available_now)
+        return app.run(available_now=args.available_now, catch_up=args.catch_up)
     finally:
         spark.stop()

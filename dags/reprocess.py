@@ -1,0 +1,73 @@
+"""Recompute the stream's results from the topic's retained history, then switch readers to them.
+
+The Kappa way: a second instance of the same streaming app writes a new version of the results
+(indices ``<name>-v<N>``) from its own checkpoint, starting at the earliest retained offset or at
+a time (param ``start``), while the live app goes on. Once it has caught up with the topic,
+``switch`` moves the readers' aliases (dashboard, Kibana, GX, health) to the new version in one
+atomic request and asks the old instance to stop; ``restart_stream`` then runs the live app on the
+new version. Use it after a change of what the stream computes (validation limits, window,
+watermark, the event contract): set the new values, then trigger this DAG.
+
+A re-run of a failed run resumes the same version from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import Param, dag, task
+
+from streaming_platform.orchestration.lineage import platform_assets
+from streaming_platform.orchestration.reprocess import app_args
+from streaming_platform.orchestration.streaming import StreamingAppSubmitOperator
+
+DAG_ID = "reprocess"
+ASSETS = platform_assets()
+VERSION = "{{ ti.xcom_pull(task_ids='prepare') }}"
+
+
+@dag(
+    dag_id=DAG_ID,
+    schedule=None,
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["platform", "spark", "streaming", "reprocess"],
+    default_args={"owner": "platform", "retries": 2},
+    params={
+        "start": Param(
+            "earliest",
+            type="string",
+            description="where the new version starts: earliest (retained offset) or an ISO 8601 time",
+        )
+    },
+    doc_md=__doc__,
+)
+def reprocess():
+    @task
+    def prepare() -> int:
+        from streaming_platform.orchestration import reprocess as steps  # task-time import
+
+        return steps.prepare()
+
+    catch_up = StreamingAppSubmitOperator(
+        task_id="catch_up",
+        app_args=app_args(VERSION, "{{ params.start }}"),
+        inlets=[ASSETS.events_topic],
+        outlets=list(ASSETS.app_indices),
+    )
+
+    @task
+    def switch(version: int) -> int:
+        from streaming_platform.orchestration import reprocess as steps
+
+        return steps.switch(int(version))
+
+    restart_stream = TriggerDagRunOperator(
+        task_id="restart_stream", trigger_dag_id="streaming_app", retries=0
+    )
+    version = prepare()
+    version >> catch_up >> switch(version) >> restart_stream
+
+
+reprocess()
