@@ -68,9 +68,27 @@ def test_series_rate_and_lag_growth() -> None:
 
 def test_lag_reason_words() -> None:
     colour, words = status.lag_reason(48_210, 180, 100_000)
-    assert colour == "amber" and words == "consumer lag 48,210 messages, growing for 3 min"
+    assert colour == "amber"
+    assert words == "consumer lag: 48,210 messages behind, growing for 180 s (limit 100,000)"
     assert status.lag_reason(200_000, 0, 100_000)[0] == "red"
-    assert status.lag_reason(5, 0, 100_000) == ("green", "consumer lag 5 messages")
+    assert status.lag_reason(5, 0, 100_000) == ("green", "consumer lag: 5 messages behind (limit 100,000)")
+
+
+def test_cards_and_pipeline_health_share_one_health_model() -> None:
+    """The dashboard's judgement of a number is pipeline_health's: same name, limit and state."""
+    from streaming_platform import health
+
+    yellow = {"cluster_name": "c", "status": "yellow", "number_of_nodes": 1, "unassigned_shards": 2}
+    check = health.judge_elasticsearch(yellow)
+    assert check.ok and check.state == health.State.WARN  # the DAG passes, the card is amber
+    es = {"ok": True, "data": {"cluster_health": yellow, "indices": {}}}
+    assert (status.es_card(es)["status"], status.es_card(es)["reason"]) == status.judged(check)
+    assert status.judged(check) == ("amber", f"elasticsearch health: {check.message}")
+    red = health.judge_elasticsearch({**yellow, "status": "red"})
+    assert not red.ok and status.judged(red)[0] == "red"
+    bad = health.judge_quarantine_rate(6, 100, 0.05, "the last batch")
+    assert not bad.ok and bad.name == health.QUARANTINE_RATE and status.judged(bad)[0] == "red"
+    assert status.COLOUR.keys() == set(health.State)
 
 
 def test_a_slow_probe_does_not_block_the_others(tmp_path: Path) -> None:
