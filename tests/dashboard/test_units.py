@@ -123,3 +123,33 @@ def test_runtime_fields_exist_in_the_apps_runtime_mapping() -> None:
     from streaming_platform.dashboard.probes import RUNTIME_FIELDS
 
     assert set(RUNTIME_FIELDS.values()) <= set(es_indices.RUNTIME_PROPERTIES)
+
+
+def _run(run_id: str, state: str, end: str) -> dict:
+    return {"dag_run_id": run_id, "state": state, "start_date": end, "end_date": end}
+
+
+def test_alerts_open_until_a_later_success_resolves_them() -> None:
+    from streaming_platform.dashboard import alerts
+
+    runs = [  # newest first, as Airflow lists them
+        _run("r6", "running", "2026-01-01T06:00:00Z"),
+        _run("r5", "failed", "2026-01-01T05:00:00Z"),
+        _run("r4", "failed", "2026-01-01T04:00:00Z"),
+        _run("r3", "success", "2026-01-01T03:00:00Z"),
+        _run("r2", "success", "2026-01-01T02:00:00Z"),
+        _run("r1", "failed", "2026-01-01T01:00:00Z"),
+    ]
+    found = alerts.history("pipeline_health", runs, lambda d, r: f"http://airflow/dags/{d}/runs/{r}")
+
+    assert [(a["run_id"], a["state"], a["resolved_by"]) for a in found] == [
+        ("r5", "open", None),
+        ("r4", "open", None),
+        ("r1", "resolved", "r2"),  # the first success after it, not the newest
+    ]
+    assert found[2]["resolved_at"] == "2026-01-01T02:00:00Z"
+    now = alerts.open_alert("pipeline_health", found)
+    assert now is not None
+    assert (now["run_id"], now["since"], now["failed_runs"]) == ("r5", "2026-01-01T04:00:00Z", 2)
+    assert now["url"] == "http://airflow/dags/pipeline_health/runs/r5"
+    assert alerts.open_alert("data_quality", alerts.history("data_quality", runs[3:], lambda d, r: r)) is None

@@ -24,8 +24,10 @@ import httpx
 from airflow.sdk import BaseHook, BaseNotifier
 from airflow.sdk.exceptions import AirflowNotFoundException
 
-SMTP_CONN_ID = "platform_alerts_smtp"
-WEBHOOK_CONN_ID = "platform_alerts_webhook"
+from streaming_platform.airflow_api import ALERT_CONNECTIONS
+
+SMTP_CONN_ID = ALERT_CONNECTIONS["e-mail"]
+WEBHOOK_CONN_ID = ALERT_CONNECTIONS["webhook"]
 WEBHOOK_TIMEOUT_S = 10.0
 SUBJECT = "[platform] {{ ti.dag_id }}.{{ ti.task_id }} failed (run {{ ti.run_id }})"
 HTML = (
