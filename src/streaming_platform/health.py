@@ -17,7 +17,15 @@ free disk              the least free disk of the state folder and of each Elast
                        ``health.min.free.disk.percent``.
 =====================  ======================================================================
 
-Every check is a plain function of clients and settings, so tests and the dashboard can call it.
+This module is the platform's one health model: the check names, their limits (``health.*``
+settings) and their states. Each check has a *judgement* (a pure function of numbers: ``judge_*``)
+that ``pipeline_health`` and the dashboard both use, the DAG on what its probes here measure, the
+dashboard on what its own live probes measure; :data:`CHECKS` lists the checks ``run_checks``
+evaluates. A new check (e.g. one per Kafka broker, Elasticsearch node or Spark worker) is a probe
+returning a :class:`Check` plus one entry in :data:`CHECKS`.
+
+States: ``ok``; ``warn`` (worth a look, the DAG still passes: e.g. a yellow cluster, a lag that
+keeps growing below its limit); ``fail`` (the DAG fails, the dashboard shows red).
 """
 
 from __future__ import annotations
@@ -26,7 +34,9 @@ import json
 import shutil
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
@@ -40,18 +50,41 @@ KAFKA_TIMEOUT_S = 10.0
 RECENT_BATCHES = 200  # runtime docs scanned for the newest processed offsets
 STATUS_FRESH_S = 90.0  # the app rewrites its status at least every 30 s while it waits
 UI_PORT_TRIES = 4  # Spark moves the UI to the next port when the configured one is taken
+LAG_GROWING_WARN_S = 60.0  # a lag growing this long (yet under its limit) is a warning
+
+# The checks' names, as the DAG's log, its failure message and the dashboard show them.
+APP_LIVENESS = "app liveness"
+ELASTICSEARCH_HEALTH = "elasticsearch health"
+CONSUMER_LAG = "consumer lag"
+AGGREGATE_STALENESS = "aggregate staleness"
+QUARANTINE_RATE = "quarantine rate"
+FREE_DISK = "free disk"
+
+
+class State(StrEnum):
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "fail"
+
+
+_LINE_LABEL = {State.OK: "ok  ", State.WARN: "warn", State.FAIL: "FAIL"}
 
 
 @dataclass(frozen=True)
 class Check:
     name: str
-    ok: bool
+    ok: bool  # False: pipeline_health fails
     value: float | None
     limit: float | None
     message: str
+    warn: bool = False  # ok, but worth a look
+
+    @property
+    def state(self) -> State:
+        return State.FAIL if not self.ok else State.WARN if self.warn else State.OK
 
     def line(self) -> str:
-        return f"{'ok  ' if self.ok else 'FAIL'}  {self.name}: {self.message}"
+        return f"{_LINE_LABEL[self.state]}  {self.name}: {self.message}"
 
 
 class PipelineUnhealthy(RuntimeError):
@@ -100,6 +133,14 @@ def processed_offsets(es: Any, settings: Settings, topic: str) -> dict[int, int]
     return out
 
 
+def judge_lag(lag: float, limit: int, detail: str = "", growing_s: float = 0.0) -> Check:
+    """Messages the app is behind the events topic: fails above ``limit``; a warning while it has
+    grown for ``LAG_GROWING_WARN_S`` (only a watcher that samples it over time knows that)."""
+    grow = f", growing for {growing_s:,.0f} s" if growing_s >= LAG_GROWING_WARN_S else ""
+    message = f"{lag:,.0f} messages behind{grow} (limit {limit:,})" + (f"; {detail}" if detail else "")
+    return Check(CONSUMER_LAG, lag <= limit, lag, limit, message, warn=bool(grow))
+
+
 def consumer_lag(admin: Any, es: Any, settings: Settings) -> Check:
     topic, limit = settings["kafka.topic.events"], settings["health.max.consumer.lag"]
     ends = end_offsets(admin, topic)
@@ -110,11 +151,11 @@ def consumer_lag(admin: Any, es: Any, settings: Settings) -> Check:
         done = max(committed.get(p, lo), processed.get(p, lo), lo)  # retention may pass both
         lag += max(0, hi - done)
     end_total = sum(hi for _, hi in ends.values())
-    message = (
-        f"{lag:,} messages behind (limit {limit:,}); topic end offsets {end_total:,}, app committed "
-        f"{sum(committed.values()):,}, processed per runtime metrics {sum(processed.values()):,}"
+    detail = (
+        f"topic end offsets {end_total:,}, app committed {sum(committed.values()):,}, "
+        f"processed per runtime metrics {sum(processed.values()):,}"
     )
-    return Check("consumer lag", lag <= limit, lag, limit, message)
+    return judge_lag(lag, limit, detail)
 
 
 # ---------------------------------------------------------------------------- Elasticsearch
@@ -132,10 +173,19 @@ def aggregate_staleness(es: Any, settings: Settings, now: float | None = None) -
     index = settings["es.index.aggregates"]
     newest_ms = _max_field(es, index, "updated_at")
     if newest_ms is None:
-        return Check("aggregate staleness", False, None, limit, f"no aggregate in {index} yet")
+        return Check(AGGREGATE_STALENESS, False, None, limit, f"no aggregate in {index} yet")
     age = (now or time.time()) - newest_ms / 1000
     message = f"newest aggregate in {index} is {age:,.0f} s old (limit {limit:,} s)"
-    return Check("aggregate staleness", age <= limit, round(age, 1), limit, message)
+    return Check(AGGREGATE_STALENESS, age <= limit, round(age, 1), limit, message)
+
+
+def judge_quarantine_rate(bad: int, rows: int, limit: float, span: str) -> Check:
+    """Share of ``span``'s input rows that were quarantined: fails above ``limit``."""
+    if not rows:
+        return Check(QUARANTINE_RATE, True, 0.0, limit, f"no input in {span}")
+    rate = bad / rows
+    message = f"{rate:.2%} of {span}'s input quarantined ({bad:,} of {rows:,}; limit {limit:.2%})"
+    return Check(QUARANTINE_RATE, rate <= limit, round(rate, 6), limit, message)
 
 
 def quarantine_rate(es: Any, settings: Settings, interval_s: float, now: float | None = None) -> Check:
@@ -150,14 +200,7 @@ def quarantine_rate(es: Any, settings: Settings, interval_s: float, now: float |
     aggs = resp.get("aggregations") or {}
     rows = int((aggs.get("input") or {}).get("value") or 0)
     bad = int((aggs.get("bad") or {}).get("value") or 0)
-    minutes = interval_s / 60
-    if not rows:
-        return Check("quarantine rate", True, 0.0, limit, f"no input in the last {minutes:g} min")
-    rate = bad / rows
-    message = (
-        f"{rate:.2%} of the last {minutes:g} min's input quarantined ({bad:,} of {rows:,}; limit {limit:.2%})"
-    )
-    return Check("quarantine rate", rate <= limit, round(rate, 6), limit, message)
+    return judge_quarantine_rate(bad, rows, limit, f"the last {interval_s / 60:g} min")
 
 
 def free_disk(es: Any, settings: Settings) -> Check:
@@ -173,19 +216,22 @@ def free_disk(es: Any, settings: Settings) -> Check:
             )
     where, least = min(free.items(), key=lambda kv: kv[1])
     message = f"{least:.1f} % free on the {where} (limit {limit:g} %)"
-    return Check("free disk", least >= limit, round(least, 1), limit, message)
+    return Check(FREE_DISK, least >= limit, round(least, 1), limit, message)
 
 
-def elasticsearch_health(es: Any) -> Check:
-    health = es.cluster.health()
-    status = health["status"]
+def judge_elasticsearch(health: dict[str, Any]) -> Check:
+    """The cluster health answer: red fails, yellow (replicas unassigned) is a warning."""
+    status = health.get("status")
     message = (
         f"cluster {health.get('cluster_name')} is {status} ({health.get('unassigned_shards', 0)} "
         f"unassigned shards, {health.get('number_of_nodes')} node(s))"
     )
-    return Check(
-        "elasticsearch health", status != "red", {"green": 0, "yellow": 1}.get(status, 2), 1, message
-    )
+    level = {"green": 0, "yellow": 1}.get(str(status), 2)
+    return Check(ELASTICSEARCH_HEALTH, level < 2, level, 1, message, warn=level == 1)
+
+
+def elasticsearch_health(es: Any) -> Check:
+    return judge_elasticsearch(es.cluster.health())
 
 
 # ---------------------------------------------------------------------------- the app
@@ -217,9 +263,9 @@ def app_liveness(settings: Settings) -> Check:
             if app.get("name") == APP_NAME and running:
                 waiting = app_waiting(settings)
                 detail = f"{APP_NAME} is running ({app.get('id')}, UI {url})"
-                return Check("app liveness", True, 1, None, f"{detail}, {waiting}" if waiting else detail)
+                return Check(APP_LIVENESS, True, 1, None, f"{detail}, {waiting}" if waiting else detail)
     return Check(
-        "app liveness",
+        APP_LIVENESS,
         False,
         0,
         None,
@@ -231,20 +277,35 @@ def app_liveness(settings: Settings) -> Check:
 # ---------------------------------------------------------------------------- all
 
 
+@dataclass(frozen=True)
+class Sources:
+    """What a check's probe may use: Kafka admin client, Elasticsearch client, settings, interval."""
+
+    admin: Any
+    es: Any
+    settings: Settings
+    interval_s: float
+
+
+# name -> probe, in the order pipeline_health logs them. The extension point: a new check is a
+# probe returning a Check (its judgement a pure judge_* function when the dashboard shows it too).
+CHECKS: dict[str, Callable[[Sources], Check]] = {
+    APP_LIVENESS: lambda s: app_liveness(s.settings),
+    ELASTICSEARCH_HEALTH: lambda s: elasticsearch_health(s.es),
+    CONSUMER_LAG: lambda s: consumer_lag(s.admin, s.es, s.settings),
+    AGGREGATE_STALENESS: lambda s: aggregate_staleness(s.es, s.settings),
+    QUARANTINE_RATE: lambda s: quarantine_rate(s.es, s.settings, s.interval_s),
+    FREE_DISK: lambda s: free_disk(s.es, s.settings),
+}
+
+
 def run_checks(admin: Any, es: Any, settings: Settings, interval_s: float) -> list[Check]:
     """Every check; a check that cannot be evaluated is a failed check with the error as message."""
-    probes = {
-        "app liveness": lambda: app_liveness(settings),
-        "elasticsearch health": lambda: elasticsearch_health(es),
-        "consumer lag": lambda: consumer_lag(admin, es, settings),
-        "aggregate staleness": lambda: aggregate_staleness(es, settings),
-        "quarantine rate": lambda: quarantine_rate(es, settings, interval_s),
-        "free disk": lambda: free_disk(es, settings),
-    }
+    sources = Sources(admin, es, settings, interval_s)
     checks = []
-    for name, probe in probes.items():
+    for name, probe in CHECKS.items():
         try:
-            checks.append(probe())
+            checks.append(probe(sources))
         except Exception as exc:  # noqa: BLE001 - an unreachable service is a finding, not a crash
             checks.append(
                 Check(name, False, None, None, f"could not be checked: {type(exc).__name__}: {exc}")

@@ -4,6 +4,7 @@ import { DataFlow } from './components/DataFlow';
 import { MetricsCharts } from './components/MetricsCharts';
 import { LogsViewer } from './components/LogsViewer';
 import { ConfigPanel } from './components/ConfigPanel';
+import { AlertsPanel } from './components/AlertsPanel';
 import { statusColour, statusLabel } from './lib/status';
 
 export default function App() {
@@ -30,6 +31,10 @@ export default function App() {
       <section id="status">
         <h2>Status</h2>
         {snapshot ? <StatusCards cards={snapshot.cards} now={snapshot.time} /> : <p>Waiting for the first update…</p>}
+      </section>
+      <section id="alerts">
+        <h2>Alerts</h2>
+        <AlertsPanel />
       </section>
       <section id="flow">
         <h2>Data flow</h2>

@@ -131,6 +131,9 @@ def kafka(admin: AdminClient, consumer: Consumer, settings: Settings, timeout: f
 # --------------------------------------------------------------------------- elasticsearch
 
 
+HEALTH_FIELDS = ("cluster_name", "status", "number_of_nodes", "unassigned_shards")
+
+
 def platform_indices(settings: Settings) -> dict[str, str]:
     """role -> index name of every index the platform writes."""
     return {
@@ -162,6 +165,7 @@ def elasticsearch(es: Elasticsearch, settings: Settings) -> dict[str, Any]:
         "health": health.get("status"),
         "nodes": health.get("number_of_nodes"),
         "unassigned_shards": health.get("unassigned_shards"),
+        "cluster_health": {k: health.get(k) for k in HEALTH_FIELDS},  # judged by health.py's model
         "indices": indices,
     }
 

@@ -3,6 +3,10 @@
 A card is ``{"id", "title", "status", "reason", "metrics": [{"label", "value", "kind"}], ...}``
 with status ``green`` / ``amber`` / ``red`` / ``grey`` (not running or unknown) and the reason
 in words. ``kind`` tells the page how to format a value (count, rate, ms, time, text).
+
+What ``pipeline_health`` also checks (consumer lag, quarantine rate, Elasticsearch health) is
+judged by :mod:`streaming_platform.health`'s ``judge_*`` functions, so a card says what the DAG
+would say, under the same name and limit; :data:`COLOUR` maps the model's states to colours.
 """
 
 from __future__ import annotations
@@ -13,14 +17,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from streaming_platform import config
+from streaming_platform import config, health
 from streaming_platform.config import Settings
 from streaming_platform.dashboard.probes import offsets_total, pick
-from streaming_platform.health import app_waiting
+from streaming_platform.health import Check, State, app_waiting
 
 Probe = dict[str, Any]  # {"ok", "data", "error", "at", "took_ms"}
 RATE_WINDOW_S = 15.0
-LAG_GROWING_MIN_S = 60.0
+COLOUR = {State.OK: "green", State.WARN: "amber", State.FAIL: "red"}
 
 
 def metric(label: str, value: Any, kind: str = "count") -> dict[str, Any]:
@@ -129,16 +133,15 @@ def kafka_card(probe: Probe | None) -> dict[str, Any]:
     )
 
 
+def judged(check: Check) -> tuple[str, str]:
+    """(colour, reason) of a health-model check: the reason as pipeline_health logs it."""
+    return COLOUR[check.state], f"{check.name}: {check.message}"
+
+
 def lag_reason(lag: float | None, growing_s: float, limit: int) -> tuple[str, str]:
     if lag is None:
-        return "green", "consumer lag unknown (no committed offsets or batch metrics yet)"
-    words = f"consumer lag {lag:,.0f} messages"
-    if lag > limit:
-        grow = f", growing for {ago(growing_s)}" if growing_s else ""
-        return "red", f"{words}{grow} (limit {limit:,})"
-    if growing_s >= LAG_GROWING_MIN_S:
-        return "amber", f"{words}, growing for {ago(growing_s)}"
-    return "green", words
+        return "green", f"{health.CONSUMER_LAG} unknown (no committed offsets or batch metrics yet)"
+    return judged(health.judge_lag(lag, limit, growing_s=growing_s))
 
 
 def topic_card(
@@ -211,16 +214,12 @@ def spark_card(probe: Probe | None, settings: Settings, now: float) -> dict[str,
         return card(
             "spark", title, "amber", f"last batch {ago(age)} ago (trigger every {trigger:.0f} s)", metrics
         )
-    limit = settings["health.max.quarantine.rate"]
-    if error_rate is not None and error_rate > limit:
-        return card(
-            "spark",
-            title,
-            "amber",
-            f"quarantine rate {error_rate:.1%} above {limit:.1%}",
-            metrics,
-            state="active",
+    if input_rows:
+        check = health.judge_quarantine_rate(
+            int(quarantined or 0), int(input_rows), settings["health.max.quarantine.rate"], "the last batch"
         )
+        if check.state is not State.OK:
+            return card("spark", title, *judged(check), metrics, state="active")
     return card("spark", title, "green", f"active, last batch {ago(age)} ago", metrics, state="active")
 
 
@@ -228,10 +227,9 @@ def es_card(probe: Probe | None) -> dict[str, Any]:
     if not probe or not probe["ok"]:
         return down_card("elasticsearch", "Elasticsearch", probe)
     d = probe["data"]
-    colour = {"green": "green", "yellow": "amber"}.get(d["health"], "red")
+    colour, reason = judged(health.judge_elasticsearch(d["cluster_health"]))
     metrics = [metric(i["name"], i["docs"] if i["exists"] else None) for i in d["indices"].values()]
     missing = [i["name"] for i in d["indices"].values() if not i["exists"]]
-    reason = f"cluster {d['cluster']} {d['health']}, {d['nodes']} node(s)"
     if missing:
         reason += f"; not created yet: {', '.join(missing)}"
     return card("elasticsearch", "Elasticsearch", colour, reason, metrics, indices=d["indices"])
