@@ -4,6 +4,7 @@ import { DataFlow } from './components/DataFlow';
 import { MetricsCharts } from './components/MetricsCharts';
 import { LogsViewer } from './components/LogsViewer';
 import { ConfigPanel } from './components/ConfigPanel';
+import { TokenPrompt } from './components/TokenPrompt';
 import { statusColour, statusLabel } from './lib/status';
 
 export default function App() {
@@ -22,6 +23,7 @@ export default function App() {
           <a href="#logs">Logs</a> <a href="#config">Configuration</a>
         </nav>
       </header>
+      <TokenPrompt />
       {!connected && (
         <div className="banner" role="alert" data-testid="disconnected">
           API unreachable, reconnecting…
