@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 
+from fastapi.testclient import TestClient
+
 from streaming_platform import config
-from streaming_platform.dashboard import logs, status
+from streaming_platform.dashboard import logs, resources, status
+from streaming_platform.dashboard.app import create_app
 from streaming_platform.dashboard.monitor import Monitor
 from streaming_platform.runtime.process import Paths
 
@@ -89,6 +93,45 @@ def test_cards_and_pipeline_health_share_one_health_model() -> None:
     bad = health.judge_quarantine_rate(6, 100, 0.05, "the last batch")
     assert not bad.ok and bad.name == health.QUARANTINE_RATE and status.judged(bad)[0] == "red"
     assert status.COLOUR.keys() == set(health.State)
+
+
+def test_an_idle_app_is_idle_not_degraded(tmp_path: Path) -> None:
+    settings = config.load(env={"PLATFORM_HOME": str(tmp_path)}, overrides={})
+    now = time.time()
+    doc = {"timestamp": now - 600, "input_rows": 400, "quarantined": 0, "rows_per_second": 80.0}
+    probe = {"ok": True, "data": {"index": "runtime", "exists": True, "latest": doc}}
+    idle = status.spark_card(probe, settings, now, running=True, lag=0)
+    assert (idle["status"], idle["state"]) == ("green", "idle")
+    assert idle["reason"].startswith("idle: running and caught up") and "10 min ago" in idle["reason"]
+    # Not idle: events wait unconsumed, or the app is not running, or the lag is unknown.
+    for running, lag in ((True, 25.0), (False, 0.0), (True, None)):
+        stuck = status.spark_card(probe, settings, now, running=running, lag=lag)
+        assert stuck["status"] == "red" and "stopped or stuck" in stuck["reason"]
+    doc["timestamp"] = now - 90
+    assert status.spark_card(probe, settings, now, running=False, lag=0)["status"] == "amber"
+    assert status.spark_card(probe, settings, now, running=True, lag=0)["state"] == "idle"
+    doc["timestamp"] = now - 3  # a fresh batch: active, whatever the lag
+    assert status.spark_card(probe, settings, now, running=True, lag=0)["state"] == "active"
+
+
+def test_executors_are_matched_to_their_driver_by_its_port() -> None:
+    executor = [
+        "java", "-cp", "/opt/spark/jars/*", resources.EXECUTOR,
+        "--driver-url", "spark://CoarseGrainedScheduler@127.0.0.1:40531", "--executor-id", "0",
+    ]  # fmt: skip
+    assert resources.driver_port(executor) == 40531
+    assert resources.driver_port(executor[:-4]) is None  # no --driver-url value
+    assert resources.driver_port(["java", resources.DRIVER, "--driver-url", "x:1"]) is None
+
+
+def test_stream_is_server_sent_events(tmp_path: Path) -> None:
+    settings = config.load(env={"PLATFORM_HOME": str(tmp_path)}, overrides={})
+    with TestClient(create_app(settings)).stream("GET", "/pipeline/api/stream") as resp:
+        assert resp.headers["content-type"].startswith("text/event-stream")
+        lines = resp.iter_lines()
+        assert next(lines) == "event: snapshot"
+        snapshot = json.loads(next(lines).removeprefix("data: "))
+    assert {c["id"] for c in snapshot["cards"]} >= {"kafka", "spark", "elasticsearch", "airflow"}
 
 
 def test_a_slow_probe_does_not_block_the_others(tmp_path: Path) -> None:

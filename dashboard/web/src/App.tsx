@@ -5,6 +5,7 @@ import { MetricsCharts } from './components/MetricsCharts';
 import { LogsViewer } from './components/LogsViewer';
 import { ConfigPanel } from './components/ConfigPanel';
 import { AlertsPanel } from './components/AlertsPanel';
+import { TokenPrompt } from './components/TokenPrompt';
 import { statusColour, statusLabel } from './lib/status';
 
 export default function App() {
@@ -23,6 +24,7 @@ export default function App() {
           <a href="#logs">Logs</a> <a href="#config">Configuration</a>
         </nav>
       </header>
+      <TokenPrompt />
       {!connected && (
         <div className="banner" role="alert" data-testid="disconnected">
           API unreachable, reconnecting…

@@ -13,9 +13,9 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
-from sse_starlette.sse import EventSourceResponse
 
 from streaming_platform import config, quality
 from streaming_platform.airflow_api import PLATFORM_DAGS, AirflowError
@@ -88,14 +88,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def get_status() -> dict[str, Any]:
         return monitor.snapshot()
 
-    @app.get(f"{API}/stream")
-    async def stream(request: Request) -> EventSourceResponse:
-        async def events() -> AsyncIterator[dict[str, str]]:
-            while not await request.is_disconnected():
-                yield {"event": "snapshot", "data": json.dumps(monitor.snapshot(), default=str)}
-                await asyncio.sleep(STREAM_EVERY_S)
-
-        return EventSourceResponse(events(), ping=15)
+    # FastAPI's own SSE: it pings an idle stream and ends the generator when the client leaves.
+    @app.get(f"{API}/stream", response_class=EventSourceResponse)
+    async def stream() -> AsyncIterator[ServerSentEvent]:
+        while True:
+            yield ServerSentEvent(event="snapshot", raw_data=json.dumps(monitor.snapshot(), default=str))
+            await asyncio.sleep(STREAM_EVERY_S)
 
     @app.get(f"{API}/metrics")
     async def get_metrics(range: str = "15m") -> dict[str, Any]:

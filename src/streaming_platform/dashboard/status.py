@@ -175,7 +175,18 @@ def topic_card(
     return card(cid, title, status, reason, metrics, topic=t["name"], end_offsets=t["end_offsets"])
 
 
-def spark_card(probe: Probe | None, settings: Settings, now: float) -> dict[str, Any]:
+def idle_reason(age: float, running: bool, lag: float | None) -> str:
+    """Why an old last batch is fine: the app runs and has consumed everything ("" if not so).
+    Batches run for data only, so a caught-up app writes none until events arrive."""
+    if running and lag == 0:
+        return f"idle: running and caught up, no new events since the last batch {ago(age)} ago"
+    return ""
+
+
+def spark_card(
+    probe: Probe | None, settings: Settings, now: float, running: bool = False, lag: float | None = None
+) -> dict[str, Any]:
+    """``running``: the app's Spark UI lists it; ``lag``: messages not yet consumed (None: unknown)."""
     title = "Spark streaming query"
     waiting = app_waiting(settings, now)
     if waiting:  # an outage: the app is up, holding its batch until the dependency answers
@@ -206,6 +217,9 @@ def spark_card(probe: Probe | None, settings: Settings, now: float) -> dict[str,
     ]
     if age is None:
         return card("spark", title, "amber", "last batch has no readable timestamp", metrics)
+    idle = idle_reason(age, running, lag) if age > max(60.0, 10 * trigger) else ""
+    if idle:
+        return card("spark", title, "green", idle, metrics, state="idle")
     if age > max(300.0, 60 * trigger):
         return card(
             "spark", title, "red", f"no batch for {ago(age)}: query stopped or stuck", metrics, state="stale"

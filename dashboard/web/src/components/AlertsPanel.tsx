@@ -1,7 +1,7 @@
 // Open alerts and their history (failed pipeline_health / data_quality runs, from Airflow's own
 // records via /api/alerts), which notification channels are on, and the GX Data Docs link.
 import { useEffect, useState } from 'react';
-import { API } from '../api';
+import { getJson } from '../api';
 
 interface Alert {
   dag_id: string;
@@ -33,8 +33,7 @@ export function AlertsPanel() {
   useEffect(() => {
     let live = true;
     const load = () =>
-      fetch(`${API}/alerts`)
-        .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`HTTP ${r.status}`))))
+      getJson<AlertsAnswer>('/alerts')
         .then((a: AlertsAnswer) => live && (setAnswer(a), setFailure(null)))
         .catch((e: Error) => live && setFailure(e.message));
     load();
