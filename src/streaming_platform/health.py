@@ -9,7 +9,14 @@ aggregate staleness    age of the newest aggregate (``updated_at``). Limit
                        ``health.max.staleness.seconds``.
 quarantine rate        quarantined / input rows over the last interval (runtime metrics).
                        Limit ``health.max.quarantine.rate``.
-elasticsearch health   cluster status; red fails (one node: replicas are 0, so green is normal).
+elasticsearch health   cluster status, its nodes and shards; red fails, and yellow too when the
+                       indices have replicas (``es.index.replicas``: a node is missing).
+kafka brokers          brokers answering and under-replicated partitions (in-sync replicas
+                       fewer than replicas); fails below the brokers ``platform up`` starts
+                       (``kafka.bootstrap.servers``' count) or with any under-replicated one.
+spark workers          ``spark://`` masters only: the master's alive workers (its ``/json`` at
+                       ``spark.cluster.master.ui.port``) and the app's executors; fails below
+                       the cluster's two workers.
 app liveness           the app's Spark UI answers and lists the running application (and what
                        it waits for during an outage: ``<checkpoint>/status.json``).
 free disk              the least free disk of the state folder and of each Elasticsearch node,
@@ -26,13 +33,14 @@ import json
 import shutil
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import OffsetSpec
 
-from streaming_platform.config import Settings
+from streaming_platform.config import Settings, kafka_nodes
 from streaming_platform.es_indices import parse_offset_range
 from streaming_platform.streaming import APP_NAME, app_checkpoint, read_status
 
@@ -176,16 +184,174 @@ def free_disk(es: Any, settings: Settings) -> Check:
     return Check("free disk", least >= limit, round(least, 1), limit, message)
 
 
-def elasticsearch_health(es: Any) -> Check:
+def es_cluster_state(es: Any) -> dict[str, Any]:
+    """The cluster's status, its nodes (name, elected master) and its shards by state."""
     health = es.cluster.health()
-    status = health["status"]
+    nodes = es.cat.nodes(format="json", h="name,master")
+    return {
+        "cluster": health.get("cluster_name"),
+        "status": health["status"],
+        "nodes": sorted(n["name"] for n in nodes),
+        "master": next((n["name"] for n in nodes if n.get("master") == "*"), None),
+        "shards": {
+            "active": health.get("active_shards", 0),
+            "primaries": health.get("active_primary_shards", 0),
+            "initializing": health.get("initializing_shards", 0),
+            "relocating": health.get("relocating_shards", 0),
+            "unassigned": health.get("unassigned_shards", 0),
+        },
+    }
+
+
+def elasticsearch_health(es: Any, settings: Settings | None = None) -> Check:
+    state = es_cluster_state(es)
+    status, shards = state["status"], state["shards"]
+    # Yellow is normal on one node (no replica can be assigned) and a lost node on a cluster.
+    replicated = settings is not None and settings["es.index.replicas"] > 0
+    ok = status == "green" or (status == "yellow" and not replicated)
     message = (
-        f"cluster {health.get('cluster_name')} is {status} ({health.get('unassigned_shards', 0)} "
-        f"unassigned shards, {health.get('number_of_nodes')} node(s))"
+        f"cluster {state['cluster']} is {status}: {len(state['nodes'])} node(s) "
+        f"{', '.join(state['nodes'])} (master {state['master']}); shards {shards['active']} active "
+        f"({shards['primaries']} primaries), {shards['initializing']} initializing, "
+        f"{shards['relocating']} relocating, {shards['unassigned']} unassigned"
     )
     return Check(
-        "elasticsearch health", status != "red", {"green": 0, "yellow": 1}.get(status, 2), 1, message
+        "elasticsearch health",
+        ok,
+        {"green": 0, "yellow": 1}.get(status, 2),
+        1 if not replicated else 0,
+        message,
     )
+
+
+# ---------------------------------------------------------------------------- Kafka cluster
+
+
+def kafka_cluster_state(admin: Any) -> dict[str, Any]:
+    """Brokers answering and the partitions (internal topics included) with fewer in-sync
+    replicas than replicas, or no leader."""
+    meta = admin.list_topics(timeout=KAFKA_TIMEOUT_S)
+    under, offline = [], []
+    for topic in meta.topics.values():
+        for p in topic.partitions.values():
+            if p.leader < 0:
+                offline.append(f"{topic.topic}-{p.id}")
+            elif len(p.isrs) < len(p.replicas):
+                under.append(f"{topic.topic}-{p.id}")
+    return {
+        "brokers": sorted(f"{b.id}@{b.host}:{b.port}" for b in meta.brokers.values()),
+        "controller": meta.controller_id,
+        "partitions": sum(len(t.partitions) for t in meta.topics.values()),
+        "under_replicated": sorted(under),
+        "offline": sorted(offline),
+    }
+
+
+def expected_brokers(settings: Settings) -> int:
+    """The brokers there should be: those ``platform up`` starts, or every bootstrap server."""
+    return max(len(kafka_nodes(settings)), len(settings["kafka.bootstrap.servers"].split(",")))
+
+
+def kafka_brokers(admin: Any, settings: Settings) -> Check:
+    state = kafka_cluster_state(admin)
+    expected = expected_brokers(settings)
+    brokers, under, offline = state["brokers"], state["under_replicated"], state["offline"]
+    message = (
+        f"{len(brokers)} of {expected} broker(s) answering ({', '.join(brokers)}); "
+        f"{len(under)} of {state['partitions']} partitions under-replicated"
+        + (f" ({', '.join(under[:5])}{' …' if len(under) > 5 else ''})" if under else "")
+        + (f", {len(offline)} without a leader" if offline else "")
+    )
+    ok = len(brokers) >= expected and not under and not offline
+    return Check("kafka brokers", ok, len(under) + len(offline), 0, message)
+
+
+# ---------------------------------------------------------------------------- Spark cluster
+
+
+def standalone_master_ui(settings: Settings) -> str | None:
+    """The standalone master's web UI when ``spark.master`` is ``spark://host:port`` (else None)."""
+    master = settings["spark.master"]
+    if not master.startswith("spark://"):
+        return None
+    host = master.removeprefix("spark://").split(",")[0].rsplit(":", 1)[0]
+    return f"http://{host}:{settings['spark.cluster.master.ui.port']}"
+
+
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=3) as resp:
+        return json.loads(resp.read())
+
+
+def app_executors(settings: Settings) -> list[dict[str, Any]] | None:
+    """The running app's executors (not the driver) from its UI, or None if it does not answer."""
+    for url, app in _running_apps(settings):
+        try:
+            found = _get_json(f"{url}/api/v1/applications/{app['id']}/executors")
+        except (OSError, ValueError):
+            return None
+        return [
+            {
+                "id": e["id"],
+                "host_port": e.get("hostPort"),
+                "active": e.get("isActive", True),
+                "tasks": e.get("totalTasks", 0),
+                "failed_tasks": e.get("failedTasks", 0),
+            }
+            for e in found
+            if e.get("id") != "driver"
+        ]
+    return None
+
+
+def spark_cluster_state(settings: Settings) -> dict[str, Any] | None:
+    """The standalone master's workers and the app's executors; None unless on ``spark://``."""
+    ui = standalone_master_ui(settings)
+    if ui is None:
+        return None
+    master = _get_json(f"{ui}/json/")
+    return {
+        "master": master.get("url"),
+        "status": master.get("status"),
+        "workers": [
+            {
+                "id": w.get("id"),
+                "host_port": f"{w.get('host')}:{w.get('port')}",
+                "state": w.get("state"),
+                "cores": w.get("cores"),
+                "cores_used": w.get("coresused"),
+            }
+            for w in master.get("workers", [])
+        ],
+        "alive_workers": master.get("aliveworkers", 0),
+        "executors": app_executors(settings),
+    }
+
+
+# The cluster topology's workers (runtime.spark_cluster.Cluster.workers).
+EXPECTED_WORKERS = 2
+
+
+def spark_workers(settings: Settings) -> Check | None:
+    state = spark_cluster_state(settings)
+    if state is None:
+        return None
+    alive = [w for w in state["workers"] if w["state"] == "ALIVE"]
+    executors = state["executors"]
+    active = [e for e in executors or [] if e["active"]]
+    message = (
+        f"master {state['master']} {state['status']}: {len(alive)} of {EXPECTED_WORKERS} worker(s) alive ("
+        + ", ".join(f"{w['host_port']} {w['cores_used']}/{w['cores']} cores" for w in alive)
+        + "); "
+        + (
+            "the app is not running"
+            if executors is None
+            else f"the app has {len(active)} active executor(s) "
+            + ", ".join(f"{e['host_port']} ({e['tasks']:,} tasks)" for e in active)
+        )
+    )
+    ok = state["status"] == "ALIVE" and len(alive) >= EXPECTED_WORKERS
+    return Check("spark workers", ok, len(alive), EXPECTED_WORKERS, message)
 
 
 # ---------------------------------------------------------------------------- the app
@@ -207,17 +373,24 @@ def app_waiting(settings: Settings, now: float | None = None) -> str:
     return status.get("detail", "") if fresh and status.get("waiting_for") else ""
 
 
-def app_liveness(settings: Settings) -> Check:
-    """The Spark UI of the app answers and lists it, not completed (else: the app is not running)."""
+def _running_apps(settings: Settings) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(UI URL, application) of the app, running, on each UI port it may have taken."""
     host, first = settings["bind.host"], settings["spark.ui.port"]
     for port in range(first, first + UI_PORT_TRIES):
         url = f"http://{host}:{port}"
         for app in _ui_applications(url) or []:
             running = not all(a.get("completed") for a in app.get("attempts", [{}]))
             if app.get("name") == APP_NAME and running:
-                waiting = app_waiting(settings)
-                detail = f"{APP_NAME} is running ({app.get('id')}, UI {url})"
-                return Check("app liveness", True, 1, None, f"{detail}, {waiting}" if waiting else detail)
+                yield url, app
+
+
+def app_liveness(settings: Settings) -> Check:
+    """The Spark UI of the app answers and lists it, not completed (else: the app is not running)."""
+    host, first = settings["bind.host"], settings["spark.ui.port"]
+    for url, app in _running_apps(settings):
+        waiting = app_waiting(settings)
+        detail = f"{APP_NAME} is running ({app.get('id')}, UI {url})"
+        return Check("app liveness", True, 1, None, f"{detail}, {waiting}" if waiting else detail)
     return Check(
         "app liveness",
         False,
@@ -235,7 +408,9 @@ def run_checks(admin: Any, es: Any, settings: Settings, interval_s: float) -> li
     """Every check; a check that cannot be evaluated is a failed check with the error as message."""
     probes = {
         "app liveness": lambda: app_liveness(settings),
-        "elasticsearch health": lambda: elasticsearch_health(es),
+        "elasticsearch health": lambda: elasticsearch_health(es, settings),
+        "kafka brokers": lambda: kafka_brokers(admin, settings),
+        "spark workers": lambda: spark_workers(settings),
         "consumer lag": lambda: consumer_lag(admin, es, settings),
         "aggregate staleness": lambda: aggregate_staleness(es, settings),
         "quarantine rate": lambda: quarantine_rate(es, settings, interval_s),
@@ -244,7 +419,9 @@ def run_checks(admin: Any, es: Any, settings: Settings, interval_s: float) -> li
     checks = []
     for name, probe in probes.items():
         try:
-            checks.append(probe())
+            check = probe()
+            if check is not None:  # not applicable here (e.g. spark workers on local[N])
+                checks.append(check)
         except Exception as exc:  # noqa: BLE001 - an unreachable service is a finding, not a crash
             checks.append(
                 Check(name, False, None, None, f"could not be checked: {type(exc).__name__}: {exc}")

@@ -16,7 +16,7 @@ from typing import Any
 from streaming_platform import config
 from streaming_platform.config import Settings
 from streaming_platform.dashboard.probes import offsets_total, pick
-from streaming_platform.health import app_waiting
+from streaming_platform.health import EXPECTED_WORKERS, app_waiting
 
 Probe = dict[str, Any]  # {"ok", "data", "error", "at", "took_ms"}
 RATE_WINDOW_S = 15.0
@@ -120,13 +120,19 @@ def kafka_card(probe: Probe | None) -> dict[str, Any]:
     if not probe or not probe["ok"]:
         return down_card("kafka", "Kafka broker", probe)
     d = probe["data"]
-    return card(
-        "kafka",
-        "Kafka broker",
-        "green",
-        f"{len(d['brokers'])} broker(s) answering at {', '.join(d['brokers'])}",
-        [metric("brokers", len(d["brokers"])), metric("topics", d["topic_count"])],
-    )
+    brokers, expected = len(d["brokers"]), d.get("expected_brokers", 1)
+    under, offline = d.get("under_replicated", []), d.get("offline_partitions", [])
+    reason = f"{brokers} of {expected} broker(s) answering at {', '.join(d['brokers'])}"
+    status = "green"
+    if under or offline or brokers < expected:
+        status = "red" if offline else "amber"
+        reason += f"; {len(under)} partition(s) under-replicated" + (
+            f", {len(offline)} without a leader" if offline else ""
+        )
+    metrics = [metric("brokers", brokers), metric("topics", d["topic_count"])]
+    if expected > 1:
+        metrics.append(metric("under-replicated partitions", len(under)))
+    return card("kafka", "Kafka broker" if expected == 1 else "Kafka brokers", status, reason, metrics)
 
 
 def lag_reason(lag: float | None, growing_s: float, limit: int) -> tuple[str, str]:
@@ -173,6 +179,10 @@ def topic_card(
 
 
 def spark_card(probe: Probe | None, settings: Settings, now: float) -> dict[str, Any]:
+    return with_spark_cluster(_query_card(probe, settings, now), probe)
+
+
+def _query_card(probe: Probe | None, settings: Settings, now: float) -> dict[str, Any]:
     title = "Spark streaming query"
     waiting = app_waiting(settings, now)
     if waiting:  # an outage: the app is up, holding its batch until the dependency answers
@@ -224,6 +234,31 @@ def spark_card(probe: Probe | None, settings: Settings, now: float) -> dict[str,
     return card("spark", title, "green", f"active, last batch {ago(age)} ago", metrics, state="active")
 
 
+def spark_cluster_metrics(cluster: dict[str, Any] | None) -> tuple[list[dict[str, Any]], str]:
+    """Metrics and a note on the standalone workers and the app's executors (none on local[N])."""
+    if not cluster:
+        return [], ""
+    if "error" in cluster:
+        return [], f"; Spark {cluster['error']}"
+    alive = sum(w["state"] == "ALIVE" for w in cluster["workers"])
+    executors = [e for e in cluster.get("executors") or [] if e["active"]]
+    note = f"; {alive} worker(s) alive, {len(executors)} executor(s)"
+    return [metric("workers alive", alive), metric("executors", len(executors))], note
+
+
+def with_spark_cluster(c: dict[str, Any], probe: Probe | None) -> dict[str, Any]:
+    """The Spark card with the cluster's workers and executors (amber below the two workers)."""
+    cluster = (probe or {}).get("data", {}).get("cluster") if probe and probe.get("ok") else None
+    metrics, note = spark_cluster_metrics(cluster)
+    if not metrics and not note:
+        return c
+    c = {**c, "metrics": [*c["metrics"], *metrics], "reason": c["reason"] + note}
+    if "error" in cluster or metrics[0]["value"] < EXPECTED_WORKERS:
+        c["status"] = "red" if c["status"] == "red" else "amber"
+    c["workers"], c["executors"] = cluster.get("workers"), cluster.get("executors")
+    return c
+
+
 def es_card(probe: Probe | None) -> dict[str, Any]:
     if not probe or not probe["ok"]:
         return down_card("elasticsearch", "Elasticsearch", probe)
@@ -232,6 +267,11 @@ def es_card(probe: Probe | None) -> dict[str, Any]:
     metrics = [metric(i["name"], i["docs"] if i["exists"] else None) for i in d["indices"].values()]
     missing = [i["name"] for i in d["indices"].values() if not i["exists"]]
     reason = f"cluster {d['cluster']} {d['health']}, {d['nodes']} node(s)"
+    if (d.get("node_names") and d["nodes"] > 1) or d.get("shards", {}).get("unassigned"):
+        shards = d["shards"]
+        reason += f" ({', '.join(d['node_names'])}); {shards['active']} shards active, "
+        reason += f"{shards['unassigned']} unassigned"
+        metrics = [metric("nodes", d["nodes"]), metric("unassigned shards", shards["unassigned"]), *metrics]
     if missing:
         reason += f"; not created yet: {', '.join(missing)}"
     return card("elasticsearch", "Elasticsearch", colour, reason, metrics, indices=d["indices"])
