@@ -324,6 +324,10 @@ def spark_cluster_state(settings: Settings) -> dict[str, Any] | None:
             for w in master.get("workers", [])
         ],
         "alive_workers": master.get("aliveworkers", 0),
+        "apps": [
+            {"id": a.get("id"), "name": a.get("name"), "cores": a.get("cores")}
+            for a in master.get("activeapps", [])
+        ],
         "executors": app_executors(settings),
     }
 
