@@ -376,7 +376,7 @@ OPTIONS: tuple[Option, ...] = (
         _port,
     ),
     Option(
-        "es.index.replicas",
+        "es.replicas",
         int,
         0,
         "Replicas of each shard of the platform's indices (default: 0 embedded, where a replica "
@@ -831,6 +831,7 @@ def _client_host(bind_host: str) -> str:
 # Elasticsearch nodes hold a primary and a replica of every shard.
 KAFKA_CLUSTER_NODES = 3
 ES_CLUSTER_NODES = 2
+SPARK_CLUSTER_WORKERS = 2
 
 
 @dataclass(frozen=True)
@@ -908,7 +909,7 @@ _DERIVED: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "airflow.url": lambda v: f"http://{_client_host(v['bind.host'])}:{v['airflow.port']}",
     "kafka.topic.replication.factor": _cluster(1, KAFKA_CLUSTER_NODES),
     "kafka.topic.min.insync.replicas": _cluster(1, KAFKA_CLUSTER_NODES - 1),
-    "es.index.replicas": _cluster(0, ES_CLUSTER_NODES - 1),
+    "es.replicas": _cluster(0, ES_CLUSTER_NODES - 1),
 }
 
 

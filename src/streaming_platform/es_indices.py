@@ -157,7 +157,7 @@ def _template(
         "template": {
             "settings": {
                 "number_of_shards": 1,
-                # es.index.replicas: 0 on one node (a replica could never be assigned and would keep
+                # es.replicas: 0 on one node (a replica could never be assigned and would keep
                 # the index yellow), 1 on the two-node cluster (either node holds every document).
                 "number_of_replicas": replicas,
                 "refresh_interval": "1s",
@@ -204,7 +204,7 @@ def templates(settings: Settings) -> dict[str, dict[str, Any]]:
     out = {}
     for key, (props, doc, index_settings) in _SPEC.items():
         index = settings[f"es.index.{key}"]
-        out[f"{index}-template"] = _template(index, props, doc, index_settings, settings["es.index.replicas"])
+        out[f"{index}-template"] = _template(index, props, doc, index_settings, settings["es.replicas"])
     return out
 
 

@@ -10,13 +10,13 @@ aggregate staleness    age of the newest aggregate (``updated_at``). Limit
 quarantine rate        quarantined / input rows over the last interval (runtime metrics).
                        Limit ``health.max.quarantine.rate``.
 elasticsearch health   cluster status, its nodes and shards; red fails, and yellow too when the
-                       indices have replicas (``es.index.replicas``: a node is missing).
+                       indices have replicas (``es.replicas``: a node is missing).
 kafka brokers          brokers answering and under-replicated partitions (in-sync replicas
                        fewer than replicas); fails below the brokers ``platform up`` starts
                        (``kafka.bootstrap.servers``' count) or with any under-replicated one.
 spark workers          ``spark://`` masters only: the master's alive workers (its ``/json`` at
                        ``spark.cluster.master.ui.port``) and the app's executors; fails below
-                       the cluster's two workers.
+                       the cluster topology's two workers (one elsewhere).
 app liveness           the app's Spark UI answers and lists the running application (and what
                        it waits for during an outage: ``<checkpoint>/status.json``).
 free disk              the least free disk of the state folder and of each Elasticsearch node,
@@ -40,7 +40,7 @@ from typing import Any
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import OffsetSpec
 
-from streaming_platform.config import Settings, kafka_nodes
+from streaming_platform.config import SPARK_CLUSTER_WORKERS, Settings, kafka_nodes
 from streaming_platform.es_indices import parse_offset_range
 from streaming_platform.streaming import APP_NAME, app_checkpoint, read_status
 
@@ -207,7 +207,7 @@ def elasticsearch_health(es: Any, settings: Settings | None = None) -> Check:
     state = es_cluster_state(es)
     status, shards = state["status"], state["shards"]
     # Yellow is normal on one node (no replica can be assigned) and a lost node on a cluster.
-    replicated = settings is not None and settings["es.index.replicas"] > 0
+    replicated = settings is not None and settings["es.replicas"] > 0
     ok = status == "green" or (status == "yellow" and not replicated)
     message = (
         f"cluster {state['cluster']} is {status}: {len(state['nodes'])} node(s) "
@@ -324,6 +324,7 @@ def spark_cluster_state(settings: Settings) -> dict[str, Any] | None:
             for w in master.get("workers", [])
         ],
         "alive_workers": master.get("aliveworkers", 0),
+        "expected_workers": expected_workers(settings),
         "apps": [
             {"id": a.get("id"), "name": a.get("name"), "cores": a.get("cores")}
             for a in master.get("activeapps", [])
@@ -332,19 +333,21 @@ def spark_cluster_state(settings: Settings) -> dict[str, Any] | None:
     }
 
 
-# The cluster topology's workers (runtime.spark_cluster.Cluster.workers).
-EXPECTED_WORKERS = 2
+def expected_workers(settings: Settings) -> int:
+    """The workers there should be: the cluster topology's, else at least one (compose scales)."""
+    return SPARK_CLUSTER_WORKERS if settings["topology"] == "cluster" else 1
 
 
 def spark_workers(settings: Settings) -> Check | None:
     state = spark_cluster_state(settings)
     if state is None:
         return None
+    expected = state["expected_workers"]
     alive = [w for w in state["workers"] if w["state"] == "ALIVE"]
     executors = state["executors"]
     active = [e for e in executors or [] if e["active"]]
     message = (
-        f"master {state['master']} {state['status']}: {len(alive)} of {EXPECTED_WORKERS} worker(s) alive ("
+        f"master {state['master']} {state['status']}: {len(alive)} of {expected} worker(s) alive ("
         + ", ".join(f"{w['host_port']} {w['cores_used']}/{w['cores']} cores" for w in alive)
         + "); "
         + (
@@ -354,8 +357,8 @@ def spark_workers(settings: Settings) -> Check | None:
             + ", ".join(f"{e['host_port']} ({e['tasks']:,} tasks)" for e in active)
         )
     )
-    ok = state["status"] == "ALIVE" and len(alive) >= EXPECTED_WORKERS
-    return Check("spark workers", ok, len(alive), EXPECTED_WORKERS, message)
+    ok = state["status"] == "ALIVE" and len(alive) >= expected
+    return Check("spark workers", ok, len(alive), expected, message)
 
 
 # ---------------------------------------------------------------------------- the app

@@ -43,6 +43,7 @@ def test_spark_card_counts_workers_and_executors() -> None:
     base = {"id": "spark", "title": "t", "status": "green", "reason": "active", "metrics": []}
     cluster = {
         "workers": [{"state": "ALIVE"}, {"state": "DEAD"}],
+        "expected_workers": 2,
         "executors": [{"active": True, "tasks": 3}],
     }
     card = status.with_spark_cluster(base, _probe({"cluster": cluster}))

@@ -16,7 +16,7 @@ from typing import Any
 from streaming_platform import config
 from streaming_platform.config import Settings
 from streaming_platform.dashboard.probes import offsets_total, pick
-from streaming_platform.health import EXPECTED_WORKERS, app_waiting
+from streaming_platform.health import app_waiting
 
 Probe = dict[str, Any]  # {"ok", "data", "error", "at", "took_ms"}
 RATE_WINDOW_S = 15.0
@@ -247,13 +247,13 @@ def spark_cluster_metrics(cluster: dict[str, Any] | None) -> tuple[list[dict[str
 
 
 def with_spark_cluster(c: dict[str, Any], probe: Probe | None) -> dict[str, Any]:
-    """The Spark card with the cluster's workers and executors (amber below the two workers)."""
+    """The Spark card with the cluster's workers and executors (amber below the workers expected)."""
     cluster = (probe or {}).get("data", {}).get("cluster") if probe and probe.get("ok") else None
     metrics, note = spark_cluster_metrics(cluster)
     if not metrics and not note:
         return c
     c = {**c, "metrics": [*c["metrics"], *metrics], "reason": c["reason"] + note}
-    if "error" in cluster or metrics[0]["value"] < EXPECTED_WORKERS:
+    if "error" in cluster or metrics[0]["value"] < cluster.get("expected_workers", 1):
         c["status"] = "red" if c["status"] == "red" else "amber"
     c["workers"], c["executors"] = cluster.get("workers"), cluster.get("executors")
     return c

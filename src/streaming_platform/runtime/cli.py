@@ -122,7 +122,12 @@ def _print_access(settings: config.Settings, names: list[str]) -> None:
 def down(settings: config.Settings, names: list[str]) -> None:
     paths = Paths(settings.home)
     for name in reversed(names):
-        for spec in reversed(_running_specs(name, settings)):
+        specs = list(reversed(_running_specs(name, settings)))
+        # A quorum's nodes stop together: the last Kafka broker alone would wait for a quorum
+        # that is gone until killed.
+        for spec in specs[1:]:
+            process.request_stop(spec.name, paths)
+        for spec in specs:
             if process.read_pid(paths, spec.name) is None:
                 say(f"· {spec.name} not running")
                 continue

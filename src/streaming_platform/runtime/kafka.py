@@ -37,7 +37,7 @@ def kafka_home(settings: Settings, node: KafkaNode | None = None) -> Path:
 
 
 def _replication(settings: Settings) -> list[str]:
-    """Internal topics' replicas: one per node up to three, ``min.isr`` one less (one may fail)."""
+    """Replicas of internal and default topics: one per node, ``min.isr`` one less (one may fail)."""
     rf = len(kafka_nodes(settings))
     isr = max(1, rf - 1)
     return [
@@ -72,7 +72,7 @@ def server_properties(settings: Settings, node: KafkaNode | None = None) -> str:
             "inter.broker.listener.name=PLAINTEXT",
             f"log.dirs={data}",
             f"num.partitions={settings['kafka.topic.partitions']}",
-            # A single node's internal topics cannot have more than one replica.
+            # Internal topics: a replica on every node (a single node can hold only one).
             *_replication(settings),
             # Topics are created explicitly (platform_setup DAG), never by a typo in a client.
             "auto.create.topics.enable=false",

@@ -199,6 +199,16 @@ def _reap(pid: int) -> None:
         pass
 
 
+def request_stop(spec_name: str, paths: Paths) -> None:
+    """SIGTERM the service's process group without waiting (nodes that must stop together)."""
+    pid = read_pid(paths, spec_name)
+    if pid is not None:
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+
 def stop(spec_name: str, paths: Paths, timeout_s: float = 30.0) -> bool:
     """Stop the service recorded under ``spec_name``; returns False if it was not running."""
     pid = read_pid(paths, spec_name)

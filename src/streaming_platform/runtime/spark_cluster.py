@@ -18,7 +18,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from streaming_platform.config import Settings
+from streaming_platform.config import SPARK_CLUSTER_WORKERS, Settings
 from streaming_platform.runtime.process import ServiceSpec
 
 MASTER = "spark-master"
@@ -31,7 +31,7 @@ class Cluster:
     home: Path
     master_port: int = 7077
     master_ui_port: int = 8090
-    workers: int = 2
+    workers: int = SPARK_CLUSTER_WORKERS
     worker_cores: int = 1
     worker_memory: str = "2g"
     host: str = "127.0.0.1"
