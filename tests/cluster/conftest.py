@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -58,22 +59,26 @@ def _own_cluster_env() -> dict[str, str]:
 @pytest.fixture(scope="session")
 def cluster_env() -> Iterator[dict[str, str]]:
     """``PLATFORM_*`` variables of a running cluster topology (started here if need be)."""
-    if STACK_SETTINGS["topology"] == "cluster":
-        env = {k: v for k, v in os.environ.items() if k.startswith("PLATFORM_")}
-    else:
-        env = _own_cluster_env()
+    reuse = STACK_SETTINGS["topology"] == "cluster"
+    env = {k: v for k, v in os.environ.items() if k.startswith("PLATFORM_")} if reuse else _own_cluster_env()
     settings = config.load(env=env, overrides={})
-    try:
-        started = cli.up(settings, CLUSTER_SERVICES)
-    except (ServiceError, config.ConfigError) as exc:
-        pytest.fail(f"the cluster topology could not start: {exc}", pytrace=False)
+    # The three engines do not depend on each other: their nodes start side by side.
+    with ThreadPoolExecutor(len(CLUSTER_SERVICES)) as pool:
+        futures = [pool.submit(cli.up, settings, [name]) for name in CLUSTER_SERVICES]
+    errors = [f.exception() for f in futures if f.exception() is not None]
+    if errors:
+        if not reuse:
+            cli.down(settings, CLUSTER_SERVICES)
+        if all(isinstance(e, ServiceError | config.ConfigError) for e in errors):
+            pytest.fail(f"the cluster topology could not start: {errors[0]}", pytrace=False)
+        raise errors[0]
     try:
         yield env
     finally:
-        if started:
-            cli.down(settings, started)
-        else:  # a stack of the user's: bring back the nodes the tests killed
+        if reuse:  # a stack of the user's: bring back the nodes the tests killed
             cli.up(settings, CLUSTER_SERVICES)
+        else:  # the suite's own, in its own folder: every node goes
+            cli.down(settings, CLUSTER_SERVICES)
 
 
 @pytest.fixture
