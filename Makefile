@@ -9,6 +9,10 @@ MVN ?= mvn
 WEB := dashboard/web
 # When this `make` started: `platform pipeline` prints the time from here to a live pipeline.
 export MAKE_STARTED_AT ?= $(shell date +%s)
+# `make up TOPOLOGY=cluster`: what `platform up` starts (the `topology` setting).
+ifdef TOPOLOGY
+export PLATFORM_TOPOLOGY := $(TOPOLOGY)
+endif
 
 .PHONY: help setup venv jars web browser up demo down status config test lint format bench bench-fixed bench-runtime fault-drill lock clean env
 

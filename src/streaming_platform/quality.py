@@ -397,7 +397,7 @@ def ensure_quality_index(es: Any, settings: Settings) -> bool:
         return False
     es.options(ignore_status=400).indices.create(
         index=index,
-        settings={"number_of_shards": 1, "number_of_replicas": 0},
+        settings={"number_of_shards": 1, "number_of_replicas": settings["es.replicas"]},
         mappings={"dynamic": "strict", "properties": QUALITY_PROPERTIES},
     )
     return True

@@ -82,10 +82,13 @@ def test_cards_and_pipeline_health_share_one_health_model() -> None:
     """The dashboard's judgement of a number is pipeline_health's: same name, limit and state."""
     from streaming_platform import health
 
-    yellow = {"cluster_name": "c", "status": "yellow", "number_of_nodes": 1, "unassigned_shards": 2}
+    shards = {"active": 4, "primaries": 4, "initializing": 0, "relocating": 0, "unassigned": 2}
+    yellow = {"cluster": "c", "status": "yellow", "nodes": ["n1"], "master": "n1", "shards": shards}
     check = health.judge_elasticsearch(yellow)
-    assert check.ok and check.state == health.State.WARN  # the DAG passes, the card is amber
-    es = {"ok": True, "data": {"cluster_health": yellow, "indices": {}}}
+    assert check.ok and check.state == health.State.WARN  # one node: the DAG passes, the card is amber
+    assert not health.judge_elasticsearch(yellow, replicated=True).ok  # with replicas: a lost node
+    data = {"cluster_state": yellow, "replicated": False, "nodes": 1, "unassigned_shards": 2, "shards": shards}
+    es = {"ok": True, "data": {**data, "indices": {}}}
     assert (status.es_card(es)["status"], status.es_card(es)["reason"]) == status.judged(check)
     assert status.judged(check) == ("amber", f"elasticsearch health: {check.message}")
     red = health.judge_elasticsearch({**yellow, "status": "red"})

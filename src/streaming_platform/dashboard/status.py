@@ -124,13 +124,19 @@ def kafka_card(probe: Probe | None) -> dict[str, Any]:
     if not probe or not probe["ok"]:
         return down_card("kafka", "Kafka broker", probe)
     d = probe["data"]
-    return card(
-        "kafka",
-        "Kafka broker",
-        "green",
-        f"{len(d['brokers'])} broker(s) answering at {', '.join(d['brokers'])}",
-        [metric("brokers", len(d["brokers"])), metric("topics", d["topic_count"])],
-    )
+    brokers, expected = len(d["brokers"]), d.get("expected_brokers", 1)
+    under, offline = d.get("under_replicated", []), d.get("offline_partitions", [])
+    reason = f"{brokers} of {expected} broker(s) answering at {', '.join(d['brokers'])}"
+    status = "green"
+    if under or offline or brokers < expected:
+        status = "red" if offline else "amber"
+        reason += f"; {len(under)} partition(s) under-replicated" + (
+            f", {len(offline)} without a leader" if offline else ""
+        )
+    metrics = [metric("brokers", brokers), metric("topics", d["topic_count"])]
+    if expected > 1:
+        metrics.append(metric("under-replicated partitions", len(under)))
+    return card("kafka", "Kafka broker" if expected == 1 else "Kafka brokers", status, reason, metrics)
 
 
 def judged(check: Check) -> tuple[str, str]:
@@ -187,6 +193,12 @@ def spark_card(
     probe: Probe | None, settings: Settings, now: float, running: bool = False, lag: float | None = None
 ) -> dict[str, Any]:
     """``running``: the app's Spark UI lists it; ``lag``: messages not yet consumed (None: unknown)."""
+    return with_spark_cluster(_query_card(probe, settings, now, running, lag), probe)
+
+
+def _query_card(
+    probe: Probe | None, settings: Settings, now: float, running: bool, lag: float | None
+) -> dict[str, Any]:
     title = "Spark streaming query"
     waiting = app_waiting(settings, now)
     if waiting:  # an outage: the app is up, holding its batch until the dependency answers
@@ -237,13 +249,40 @@ def spark_card(
     return card("spark", title, "green", f"active, last batch {ago(age)} ago", metrics, state="active")
 
 
+def spark_cluster_metrics(cluster: dict[str, Any] | None) -> tuple[list[dict[str, Any]], str]:
+    """Metrics and a note on the standalone workers and the app's executors (none on local[N])."""
+    if not cluster:
+        return [], ""
+    if "error" in cluster:
+        return [], f"; Spark {cluster['error']}"
+    alive = sum(w["state"] == "ALIVE" for w in cluster["workers"])
+    executors = [e for e in cluster.get("executors") or [] if e["active"]]
+    note = f"; {alive} worker(s) alive, {len(executors)} executor(s)"
+    return [metric("workers alive", alive), metric("executors", len(executors))], note
+
+
+def with_spark_cluster(c: dict[str, Any], probe: Probe | None) -> dict[str, Any]:
+    """The Spark card with the cluster's workers and executors (amber below the workers expected)."""
+    cluster = (probe or {}).get("data", {}).get("cluster") if probe and probe.get("ok") else None
+    metrics, note = spark_cluster_metrics(cluster)
+    if not metrics and not note:
+        return c
+    c = {**c, "metrics": [*c["metrics"], *metrics], "reason": c["reason"] + note}
+    if "error" in cluster or metrics[0]["value"] < cluster.get("expected_workers", 1):
+        c["status"] = "red" if c["status"] == "red" else "amber"
+    c["workers"], c["executors"] = cluster.get("workers"), cluster.get("executors")
+    return c
+
+
 def es_card(probe: Probe | None) -> dict[str, Any]:
     if not probe or not probe["ok"]:
         return down_card("elasticsearch", "Elasticsearch", probe)
     d = probe["data"]
-    colour, reason = judged(health.judge_elasticsearch(d["cluster_health"]))
+    colour, reason = judged(health.judge_elasticsearch(d["cluster_state"], d["replicated"]))
     metrics = [metric(i["name"], i["docs"] if i["exists"] else None) for i in d["indices"].values()]
     missing = [i["name"] for i in d["indices"].values() if not i["exists"]]
+    if d["nodes"] > 1 or d["shards"]["unassigned"]:
+        metrics = [metric("nodes", d["nodes"]), metric("unassigned shards", d["unassigned_shards"]), *metrics]
     if missing:
         reason += f"; not created yet: {', '.join(missing)}"
     return card("elasticsearch", "Elasticsearch", colour, reason, metrics, indices=d["indices"])
