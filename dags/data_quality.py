@@ -13,7 +13,9 @@ Each index is read into a bounded pandas frame and validated with the GX provide
 
 Schedule: ``AssetOrTimeSchedule``: a run when any of the app's indices (Assets) is updated —
 by ``platform_setup`` or a finished ``streaming_app`` run — or at the top of every hour, whichever
-comes first. The results index is every task's outlet.
+comes first. The results index is every task's outlet. A failed task alerts through the
+notifiers of :mod:`streaming_platform.orchestration.alerts` (e-mail, webhook), each on when its
+Airflow connection exists.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, dag
 
+from streaming_platform.orchestration.alerts import on_failure
 from streaming_platform.orchestration.gx import PlatformGXValidateOperator
 from streaming_platform.orchestration.lineage import platform_assets
 from streaming_platform.quality import SUITES
@@ -45,7 +48,12 @@ SCHEDULE = AssetOrTimeSchedule(
     # One at a time: the suites share one file-backed GX context (its config file is rewritten).
     max_active_tasks=1,
     tags=["platform", "quality", "great-expectations"],
-    default_args={"owner": "platform", "retries": 1, "retry_delay": timedelta(minutes=2)},
+    default_args={
+        "owner": "platform",
+        "retries": 1,
+        "retry_delay": timedelta(minutes=2),
+        "on_failure_callback": on_failure,  # after the last try: e-mail / webhook if configured
+    },
     doc_md=__doc__,
 )
 def data_quality():

@@ -4,6 +4,8 @@ One task evaluates every check of :mod:`streaming_platform.health` (thresholds: 
 settings, editable from the dashboard), logs one line per check and fails when any check fails,
 with a message naming each failed check and its number, e.g. ``consumer lag: 250,000 messages
 behind (limit 100,000)`` or ``app liveness: customer-events-stream is not running``.
+A failure alerts through the notifiers of :mod:`streaming_platform.orchestration.alerts` (e-mail,
+webhook), each on when its Airflow connection exists.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from datetime import timedelta
 
 import pendulum
 from airflow.sdk import dag, task
+
+from streaming_platform.orchestration.alerts import on_failure
 
 DAG_ID = "pipeline_health"
 INTERVAL = timedelta(minutes=5)
@@ -25,7 +29,12 @@ INTERVAL = timedelta(minutes=5)
     max_active_runs=1,
     tags=["platform", "monitoring"],
     # A failed check must show at once: a retry would only delay the red run by its delay.
-    default_args={"owner": "platform", "retries": 0, "execution_timeout": timedelta(minutes=2)},
+    default_args={
+        "owner": "platform",
+        "retries": 0,
+        "execution_timeout": timedelta(minutes=2),
+        "on_failure_callback": on_failure,  # e-mail / webhook when their connection exists
+    },
     doc_md=__doc__,
 )
 def pipeline_health():

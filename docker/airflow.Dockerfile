@@ -43,9 +43,6 @@ COPY --chown=airflow:0 docker/requirements/airflow.txt /opt/platform/docker/requ
 # apache-airflow is named with its exact version so that no requirement can up- or downgrade it.
 RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" \
         -r /opt/platform/docker/requirements/airflow.txt
-# The GX provider declares a stale structlog bound that Airflow 3 contradicts (as in requirements/no-deps.txt).
-COPY --chown=airflow:0 docker/requirements/airflow-no-deps.txt /opt/platform/docker/requirements/airflow-no-deps.txt
-RUN pip install --no-cache-dir --no-deps -r /opt/platform/docker/requirements/airflow-no-deps.txt
 # Same interpreter path on the driver and the executors (submit_conf: REPO_ROOT/.venv/bin/python).
 RUN mkdir -p /opt/platform/.venv/bin && ln -sf "$(command -v python3)" /opt/platform/.venv/bin/python
 

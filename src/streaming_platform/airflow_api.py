@@ -1,4 +1,5 @@
-"""The platform's one client of Airflow's REST API v2: token auth, DAGs, DAG runs, triggering.
+"""The platform's one client of Airflow's REST API v2: token auth, DAGs, DAG runs, triggering,
+failed task instances and connections (the dashboard's alerts).
 
 Async (httpx): the dashboard polls it from its event loop; the CLI (``platform up``) and the
 service's health probe run it through :func:`call`.
@@ -19,6 +20,9 @@ from streaming_platform.runtime.airflow import admin_credentials
 
 # The platform's DAGs, in the order the dashboard shows them.
 PLATFORM_DAGS = ("platform_setup", "streaming_app", "demo_load", "pipeline_health", "data_quality")
+# The DAGs whose failures alert, and the Airflow connection that switches each channel on.
+ALERT_DAGS = ("pipeline_health", "data_quality")
+ALERT_CONNECTIONS = {"e-mail": "platform_alerts_smtp", "webhook": "platform_alerts_webhook"}
 TOKEN_TTL_S = 600.0
 T = TypeVar("T")
 
@@ -130,6 +134,31 @@ class AirflowClient:
             raise
         runs = answer.get("dag_runs") or []
         return runs[0] if runs else None
+
+    async def runs(self, dag_id: str, limit: int = 25) -> list[dict[str, Any]]:
+        """The DAG's newest runs, newest first (none while the DAG is not parsed yet)."""
+        path = f"/api/v2/dags/{quote(dag_id)}/dagRuns?order_by=-run_after&limit={limit}"
+        try:
+            return list((await self.request("GET", path)).get("dag_runs") or [])
+        except AirflowError as exc:
+            if exc.status == 404:
+                return []
+            raise
+
+    async def failed_tasks(self, dag_id: str, run_id: str) -> list[str]:
+        """Task ids of the run's failed task instances."""
+        path = f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id, safe='')}/taskInstances?state=failed"
+        answer = await self.request("GET", path)
+        return [ti["task_id"] for ti in answer.get("task_instances") or []]
+
+    async def has_connection(self, conn_id: str) -> bool:
+        try:
+            await self.request("GET", f"/api/v2/connections/{quote(conn_id)}")
+        except AirflowError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
 
     async def trigger(self, dag_id: str, conf: dict[str, Any]) -> dict[str, Any]:
         run = await self.request(

@@ -8,7 +8,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 from elasticsearch import Elasticsearch
 
-from streaming_platform.config import Settings
+from streaming_platform.config import Settings, es_hosts
 
 
 def kafka_common(settings: Settings) -> dict[str, Any]:
@@ -48,4 +48,5 @@ def es_client(settings: Settings, **kwargs: Any) -> Elasticsearch:
     auth = None
     if settings["es.username"]:
         auth = (settings["es.username"], settings["es.password"])
-    return Elasticsearch(settings["es.url"], basic_auth=auth, request_timeout=30, **kwargs)
+    # Every node of es.url: a request to a node that is down is retried on another.
+    return Elasticsearch(es_hosts(settings["es.url"]), basic_auth=auth, request_timeout=30, **kwargs)

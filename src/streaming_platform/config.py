@@ -144,6 +144,12 @@ def _host_ports(value: str) -> None:
             raise ValueError("must be host:port[,host:port...]")
 
 
+def _urls(value: str) -> None:
+    for part in value.split(","):
+        if not re.match(r"^https?://[^\s/,]+", part.strip()):
+            raise ValueError("must be one http:// or https:// URL or several, comma-separated")
+
+
 def _one_of(*allowed: str) -> Callable[[str], None]:
     def check(value: str) -> None:
         if value not in allowed:
@@ -245,12 +251,28 @@ OPTIONS: tuple[Option, ...] = (
         "kafka.bootstrap.servers",
         str,
         "127.0.0.1:9092",
-        "Kafka bootstrap servers used by every client.",
+        "Kafka bootstrap servers used by every client (default: every broker `platform up` starts).",
         "kafka",
         _host_ports,
     ),
-    Option("kafka.port", int, 9092, "Embedded Kafka broker listener port.", "kafka", _port),
-    Option("kafka.controller.port", int, 9093, "Embedded Kafka KRaft controller port.", "kafka", _port),
+    Option(
+        "kafka.port",
+        int,
+        9092,
+        "Embedded Kafka broker listener port. Under topology=cluster, node i (0, 1, 2) listens on "
+        "kafka.port + 2i (9092, 9094, 9096), leaving kafka.port + 1 to the first controller.",
+        "kafka",
+        _port,
+    ),
+    Option(
+        "kafka.controller.port",
+        int,
+        9093,
+        "Embedded Kafka KRaft controller port. Under topology=cluster, node i's controller is "
+        "kafka.controller.port + 2i (9093, 9095, 9097).",
+        "kafka",
+        _port,
+    ),
     Option("kafka.heap", str, "512m", "Embedded Kafka JVM heap.", "kafka", _heap),
     Option(
         "kafka.topic.events",
@@ -267,6 +289,25 @@ OPTIONS: tuple[Option, ...] = (
         "Dead-letter topic for quarantined records.",
         "kafka",
         _topic,
+    ),
+    Option(
+        "kafka.topic.replication.factor",
+        int,
+        1,
+        "Replicas of each partition of the events and dead-letter topics when platform_setup "
+        "creates them (default: 1 embedded, 3 under topology=cluster, one per broker).",
+        "kafka",
+        _between(1, 16),
+    ),
+    Option(
+        "kafka.topic.min.insync.replicas",
+        int,
+        1,
+        "min.insync.replicas of the events and dead-letter topics: an acks=all write succeeds "
+        "once this many replicas have it (default: 1 embedded, 2 under topology=cluster, so one "
+        "broker may fail without stopping writes or losing one).",
+        "kafka",
+        _between(1, 16),
     ),
     Option(
         "kafka.topic.partitions",
@@ -313,12 +354,37 @@ OPTIONS: tuple[Option, ...] = (
         "es.url",
         str,
         "http://127.0.0.1:9200",
-        "Elasticsearch URL used by every client.",
+        "Elasticsearch URL used by every client; several nodes comma-separated (default: every "
+        "node `platform up` starts).",
         "elasticsearch",
-        _url,
+        _urls,
     ),
-    Option("es.port", int, 9200, "Embedded Elasticsearch HTTP port.", "elasticsearch", _port),
-    Option("es.transport.port", int, 9300, "Embedded Elasticsearch transport port.", "elasticsearch", _port),
+    Option(
+        "es.port",
+        int,
+        9200,
+        "Embedded Elasticsearch HTTP port. Under topology=cluster, node i (0, 1) listens on es.port + i.",
+        "elasticsearch",
+        _port,
+    ),
+    Option(
+        "es.transport.port",
+        int,
+        9300,
+        "Embedded Elasticsearch transport port. Under topology=cluster, node i's is es.transport.port + i.",
+        "elasticsearch",
+        _port,
+    ),
+    Option(
+        "es.replicas",
+        int,
+        0,
+        "Replicas of each shard of the platform's indices (default: 0 embedded, where a replica "
+        "could never be assigned; 1 under topology=cluster, so either node holds every document).",
+        "elasticsearch",
+        _between(0, 8),
+        applies="next platform_setup run",
+    ),
     Option("es.heap", str, "512m", "Embedded Elasticsearch JVM heap.", "elasticsearch", _heap),
     Option(
         "es.username",
@@ -375,7 +441,9 @@ OPTIONS: tuple[Option, ...] = (
         "local[2]",
         # Not editable from the dashboard: SparkSubmitOperator takes the master from the
         # spark_default connection, which Airflow builds from this value when it starts.
-        "Spark master the streaming app is submitted to (the spark_default Airflow connection).",
+        "Spark master the streaming app is submitted to (the spark_default Airflow connection; "
+        "default: local[2] embedded, the standalone master `platform up` starts under "
+        "topology=cluster).",
         "spark",
         _spark_master,
         applies="restart of Airflow (its spark_default connection)",
@@ -477,6 +545,22 @@ OPTIONS: tuple[Option, ...] = (
         applies=_SPARK,
     ),
     Option("spark.ui.port", int, 4040, "Spark UI port of the streaming app.", "spark", _port),
+    Option(
+        "spark.cluster.master.port",
+        int,
+        7077,
+        "Port of the Spark standalone master `platform up` starts under topology=cluster.",
+        "spark",
+        _port,
+    ),
+    Option(
+        "spark.cluster.master.ui.port",
+        int,
+        8090,
+        "Web UI (and /json state) port of that master; worker i's UI is this port + 1 + i.",
+        "spark",
+        _port,
+    ),
     Option(
         "spark.es.bulk.docs",
         int,
@@ -755,12 +839,89 @@ def _client_host(bind_host: str) -> str:
     return "127.0.0.1" if bind_host in ("0.0.0.0", "::") else bind_host
 
 
+# Nodes per service under topology=cluster: a 3-voter KRaft quorum survives one broker, two
+# Elasticsearch nodes hold a primary and a replica of every shard.
+KAFKA_CLUSTER_NODES = 3
+ES_CLUSTER_NODES = 2
+SPARK_CLUSTER_WORKERS = 2
+
+
+@dataclass(frozen=True)
+class KafkaNode:
+    node_id: int  # 1-based KRaft node id
+    port: int
+    controller_port: int
+
+
+@dataclass(frozen=True)
+class EsNode:
+    name: str
+    port: int
+    transport_port: int
+
+
+def kafka_nodes(values: Mapping[str, Any] | Settings) -> list[KafkaNode]:
+    """The Kafka nodes ``platform up`` starts: one embedded, three under topology=cluster (node i
+    on kafka.port + 2i and kafka.controller.port + 2i, so the defaults interleave 9092…9097)."""
+    n = KAFKA_CLUSTER_NODES if values["topology"] == "cluster" else 1
+    port, cport = values["kafka.port"], values["kafka.controller.port"]
+    nodes = [KafkaNode(i + 1, port + 2 * i, cport + 2 * i) for i in range(n)]
+    ports = [p for node in nodes for p in (node.port, node.controller_port)]
+    if len(set(ports)) != len(ports):
+        raise ConfigError(
+            f"kafka.port={values['kafka.port']} and kafka.controller.port={values['kafka.controller.port']}: "
+            f"the cluster's nodes would share ports {sorted(ports)} (keep the controller port odd steps "
+            "away, e.g. kafka.port + 1)"
+        )
+    return nodes
+
+
+def es_nodes(values: Mapping[str, Any] | Settings) -> list[EsNode]:
+    """The Elasticsearch nodes ``platform up`` starts: one embedded, two under topology=cluster."""
+    if values["topology"] != "cluster":
+        return [EsNode("embedded", values["es.port"], values["es.transport.port"])]
+    return [
+        EsNode(f"node-{i + 1}", values["es.port"] + i, values["es.transport.port"] + i)
+        for i in range(ES_CLUSTER_NODES)
+    ]
+
+
+def es_hosts(url: str) -> list[str]:
+    """The node URLs of ``es.url`` (one, or several comma-separated)."""
+    return [part.strip() for part in url.split(",") if part.strip()]
+
+
+def _bootstrap(v: Mapping[str, Any]) -> str:
+    host = _client_host(v["bind.host"])
+    return ",".join(f"{host}:{node.port}" for node in kafka_nodes(v))
+
+
+def _es_url(v: Mapping[str, Any]) -> str:
+    host = _client_host(v["bind.host"])
+    return ",".join(f"http://{host}:{node.port}" for node in es_nodes(v))
+
+
+def _spark_master_url(v: Mapping[str, Any]) -> str:
+    if v["topology"] != "cluster":
+        return v["spark.master"]
+    return f"spark://{_client_host(v['bind.host'])}:{v['spark.cluster.master.port']}"
+
+
+def _cluster(embedded: int, cluster: int) -> Callable[[Mapping[str, Any]], str]:
+    return lambda v: str(cluster if v["topology"] == "cluster" else embedded)
+
+
 # Client addresses left at their default follow the embedded services' host and ports, so moving a
-# port (e.g. PLATFORM_KAFKA_PORT) moves every client with it; an explicit value always wins.
+# port (e.g. PLATFORM_KAFKA_PORT) moves every client with it; an explicit value always wins. Under
+# topology=cluster they list every node, and replication follows the number of nodes.
 _DERIVED: dict[str, Callable[[Mapping[str, Any]], str]] = {
-    "kafka.bootstrap.servers": lambda v: f"{_client_host(v['bind.host'])}:{v['kafka.port']}",
-    "es.url": lambda v: f"http://{_client_host(v['bind.host'])}:{v['es.port']}",
+    "kafka.bootstrap.servers": _bootstrap,
+    "es.url": _es_url,
+    "spark.master": _spark_master_url,
     "airflow.url": lambda v: f"http://{_client_host(v['bind.host'])}:{v['airflow.port']}",
+    "kafka.topic.replication.factor": _cluster(1, KAFKA_CLUSTER_NODES),
+    "kafka.topic.min.insync.replicas": _cluster(1, KAFKA_CLUSTER_NODES - 1),
+    "es.replicas": _cluster(0, ES_CLUSTER_NODES - 1),
 }
 
 

@@ -155,15 +155,18 @@ def parse_offset_range(text: str) -> tuple[str, int, int, int] | None:
     return m["topic"], int(m["partition"]), int(m["first"]), int(m["last"])
 
 
-def _template(index: str, properties: dict[str, Any], doc: str, settings: dict[str, Any]) -> dict[str, Any]:
+def _template(
+    index: str, properties: dict[str, Any], doc: str, settings: dict[str, Any], replicas: int
+) -> dict[str, Any]:
     body = {
         "index_patterns": [index, f"{index}-v*"],
         "priority": 200,
         "template": {
             "settings": {
                 "number_of_shards": 1,
-                # One node: replicas could never be assigned and would keep the index yellow.
-                "number_of_replicas": 0,
+                # es.replicas: 0 on one node (a replica could never be assigned and would keep
+                # the index yellow), 1 on the two-node cluster (either node holds every document).
+                "number_of_replicas": replicas,
                 "refresh_interval": "1s",
                 **settings,
             },
@@ -272,7 +275,7 @@ def templates(settings: Settings) -> dict[str, dict[str, Any]]:
     out = {}
     for key, (props, doc, index_settings) in _SPEC.items():
         index = settings[f"es.index.{key}"]
-        out[f"{index}-template"] = _template(index, props, doc, index_settings)
+        out[f"{index}-template"] = _template(index, props, doc, index_settings, settings["es.replicas"])
     return out
 
 

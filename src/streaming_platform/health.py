@@ -9,7 +9,14 @@ aggregate staleness    age of the newest aggregate (``updated_at``). Limit
                        ``health.max.staleness.seconds``.
 quarantine rate        quarantined / input rows over the last interval (runtime metrics).
                        Limit ``health.max.quarantine.rate``.
-elasticsearch health   cluster status; red fails (one node: replicas are 0, so green is normal).
+elasticsearch health   cluster status, its nodes and shards; red fails, and yellow too when the
+                       indices have replicas (``es.replicas``: a node is missing).
+kafka brokers          brokers answering and under-replicated partitions (in-sync replicas
+                       fewer than replicas); fails below the brokers ``platform up`` starts
+                       (``kafka.bootstrap.servers``' count) or with any under-replicated one.
+spark workers          ``spark://`` masters only: the master's alive workers (its ``/json`` at
+                       ``spark.cluster.master.ui.port``) and the app's executors; fails below
+                       the cluster topology's two workers (one elsewhere).
 app liveness           the app's Spark UI answers and lists the running application (and what
                        it waits for during an outage: ``<checkpoint>/status.json``).
 free disk              the least free disk of the state folder and of each Elasticsearch node,
@@ -17,7 +24,15 @@ free disk              the least free disk of the state folder and of each Elast
                        ``health.min.free.disk.percent``.
 =====================  ======================================================================
 
-Every check is a plain function of clients and settings, so tests and the dashboard can call it.
+This module is the platform's one health model: the check names, their limits (``health.*``
+settings) and their states. Each check has a *judgement* (a pure function of numbers: ``judge_*``)
+that ``pipeline_health`` and the dashboard both use, the DAG on what its probes here measure, the
+dashboard on what its own live probes measure; :data:`CHECKS` lists the checks ``run_checks``
+evaluates. A new check (e.g. one per Kafka broker, Elasticsearch node or Spark worker) is a probe
+returning a :class:`Check` plus one entry in :data:`CHECKS`.
+
+States: ``ok``; ``warn`` (worth a look, the DAG still passes: e.g. a yellow cluster, a lag that
+keeps growing below its limit); ``fail`` (the DAG fails, the dashboard shows red).
 """
 
 from __future__ import annotations
@@ -26,13 +41,15 @@ import json
 import shutil
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import OffsetSpec
 
-from streaming_platform.config import Settings
+from streaming_platform.config import SPARK_CLUSTER_WORKERS, Settings, kafka_nodes
 from streaming_platform.es_indices import parse_offset_range
 from streaming_platform.streaming import APP_NAME, app_checkpoint, read_status
 
@@ -40,18 +57,43 @@ KAFKA_TIMEOUT_S = 10.0
 RECENT_BATCHES = 200  # runtime docs scanned for the newest processed offsets
 STATUS_FRESH_S = 90.0  # the app rewrites its status at least every 30 s while it waits
 UI_PORT_TRIES = 4  # Spark moves the UI to the next port when the configured one is taken
+LAG_GROWING_WARN_S = 60.0  # a lag growing this long (yet under its limit) is a warning
+
+# The checks' names, as the DAG's log, its failure message and the dashboard show them.
+APP_LIVENESS = "app liveness"
+ELASTICSEARCH_HEALTH = "elasticsearch health"
+KAFKA_BROKERS = "kafka brokers"
+SPARK_WORKERS = "spark workers"
+CONSUMER_LAG = "consumer lag"
+AGGREGATE_STALENESS = "aggregate staleness"
+QUARANTINE_RATE = "quarantine rate"
+FREE_DISK = "free disk"
+
+
+class State(StrEnum):
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "fail"
+
+
+_LINE_LABEL = {State.OK: "ok  ", State.WARN: "warn", State.FAIL: "FAIL"}
 
 
 @dataclass(frozen=True)
 class Check:
     name: str
-    ok: bool
+    ok: bool  # False: pipeline_health fails
     value: float | None
     limit: float | None
     message: str
+    warn: bool = False  # ok, but worth a look
+
+    @property
+    def state(self) -> State:
+        return State.FAIL if not self.ok else State.WARN if self.warn else State.OK
 
     def line(self) -> str:
-        return f"{'ok  ' if self.ok else 'FAIL'}  {self.name}: {self.message}"
+        return f"{_LINE_LABEL[self.state]}  {self.name}: {self.message}"
 
 
 class PipelineUnhealthy(RuntimeError):
@@ -100,6 +142,14 @@ def processed_offsets(es: Any, settings: Settings, topic: str) -> dict[int, int]
     return out
 
 
+def judge_lag(lag: float, limit: int, detail: str = "", growing_s: float = 0.0) -> Check:
+    """Messages the app is behind the events topic: fails above ``limit``; a warning while it has
+    grown for ``LAG_GROWING_WARN_S`` (only a watcher that samples it over time knows that)."""
+    grow = f", growing for {growing_s:,.0f} s" if growing_s >= LAG_GROWING_WARN_S else ""
+    message = f"{lag:,.0f} messages behind{grow} (limit {limit:,})" + (f"; {detail}" if detail else "")
+    return Check(CONSUMER_LAG, lag <= limit, lag, limit, message, warn=bool(grow))
+
+
 def consumer_lag(admin: Any, es: Any, settings: Settings) -> Check:
     topic, limit = settings["kafka.topic.events"], settings["health.max.consumer.lag"]
     ends = end_offsets(admin, topic)
@@ -110,11 +160,11 @@ def consumer_lag(admin: Any, es: Any, settings: Settings) -> Check:
         done = max(committed.get(p, lo), processed.get(p, lo), lo)  # retention may pass both
         lag += max(0, hi - done)
     end_total = sum(hi for _, hi in ends.values())
-    message = (
-        f"{lag:,} messages behind (limit {limit:,}); topic end offsets {end_total:,}, app committed "
-        f"{sum(committed.values()):,}, processed per runtime metrics {sum(processed.values()):,}"
+    detail = (
+        f"topic end offsets {end_total:,}, app committed {sum(committed.values()):,}, "
+        f"processed per runtime metrics {sum(processed.values()):,}"
     )
-    return Check("consumer lag", lag <= limit, lag, limit, message)
+    return judge_lag(lag, limit, detail)
 
 
 # ---------------------------------------------------------------------------- Elasticsearch
@@ -132,10 +182,19 @@ def aggregate_staleness(es: Any, settings: Settings, now: float | None = None) -
     index = settings["es.index.aggregates"]
     newest_ms = _max_field(es, index, "updated_at")
     if newest_ms is None:
-        return Check("aggregate staleness", False, None, limit, f"no aggregate in {index} yet")
+        return Check(AGGREGATE_STALENESS, False, None, limit, f"no aggregate in {index} yet")
     age = (now or time.time()) - newest_ms / 1000
     message = f"newest aggregate in {index} is {age:,.0f} s old (limit {limit:,} s)"
-    return Check("aggregate staleness", age <= limit, round(age, 1), limit, message)
+    return Check(AGGREGATE_STALENESS, age <= limit, round(age, 1), limit, message)
+
+
+def judge_quarantine_rate(bad: int, rows: int, limit: float, span: str) -> Check:
+    """Share of ``span``'s input rows that were quarantined: fails above ``limit``."""
+    if not rows:
+        return Check(QUARANTINE_RATE, True, 0.0, limit, f"no input in {span}")
+    rate = bad / rows
+    message = f"{rate:.2%} of {span}'s input quarantined ({bad:,} of {rows:,}; limit {limit:.2%})"
+    return Check(QUARANTINE_RATE, rate <= limit, round(rate, 6), limit, message)
 
 
 def quarantine_rate(es: Any, settings: Settings, interval_s: float, now: float | None = None) -> Check:
@@ -150,14 +209,7 @@ def quarantine_rate(es: Any, settings: Settings, interval_s: float, now: float |
     aggs = resp.get("aggregations") or {}
     rows = int((aggs.get("input") or {}).get("value") or 0)
     bad = int((aggs.get("bad") or {}).get("value") or 0)
-    minutes = interval_s / 60
-    if not rows:
-        return Check("quarantine rate", True, 0.0, limit, f"no input in the last {minutes:g} min")
-    rate = bad / rows
-    message = (
-        f"{rate:.2%} of the last {minutes:g} min's input quarantined ({bad:,} of {rows:,}; limit {limit:.2%})"
-    )
-    return Check("quarantine rate", rate <= limit, round(rate, 6), limit, message)
+    return judge_quarantine_rate(bad, rows, limit, f"the last {interval_s / 60:g} min")
 
 
 def free_disk(es: Any, settings: Settings) -> Check:
@@ -173,19 +225,182 @@ def free_disk(es: Any, settings: Settings) -> Check:
             )
     where, least = min(free.items(), key=lambda kv: kv[1])
     message = f"{least:.1f} % free on the {where} (limit {limit:g} %)"
-    return Check("free disk", least >= limit, round(least, 1), limit, message)
+    return Check(FREE_DISK, least >= limit, round(least, 1), limit, message)
 
 
-def elasticsearch_health(es: Any) -> Check:
+def es_cluster_state(es: Any) -> dict[str, Any]:
+    """The cluster's status, its nodes (name, elected master) and its shards by state."""
     health = es.cluster.health()
-    status = health["status"]
+    nodes = es.cat.nodes(format="json", h="name,master")
+    return {
+        "cluster": health.get("cluster_name"),
+        "status": health["status"],
+        "nodes": sorted(n["name"] for n in nodes),
+        "master": next((n["name"] for n in nodes if n.get("master") == "*"), None),
+        "shards": {
+            "active": health.get("active_shards", 0),
+            "primaries": health.get("active_primary_shards", 0),
+            "initializing": health.get("initializing_shards", 0),
+            "relocating": health.get("relocating_shards", 0),
+            "unassigned": health.get("unassigned_shards", 0),
+        },
+    }
+
+
+def judge_elasticsearch(state: dict[str, Any], replicated: bool = False) -> Check:
+    """The cluster's state (:func:`es_cluster_state`): red fails. Yellow is normal on one node (no
+    replica can be assigned): a warning; with replicas configured it means a lost node: a failure."""
+    status, shards = state["status"], state["shards"]
     message = (
-        f"cluster {health.get('cluster_name')} is {status} ({health.get('unassigned_shards', 0)} "
-        f"unassigned shards, {health.get('number_of_nodes')} node(s))"
+        f"cluster {state['cluster']} is {status}: {len(state['nodes'])} node(s) "
+        f"{', '.join(state['nodes'])} (master {state['master']}); shards {shards['active']} active "
+        f"({shards['primaries']} primaries), {shards['initializing']} initializing, "
+        f"{shards['relocating']} relocating, {shards['unassigned']} unassigned"
     )
-    return Check(
-        "elasticsearch health", status != "red", {"green": 0, "yellow": 1}.get(status, 2), 1, message
+    level = {"green": 0, "yellow": 1}.get(str(status), 2)
+    ok = level == 0 or (level == 1 and not replicated)
+    return Check(ELASTICSEARCH_HEALTH, ok, level, 1 if not replicated else 0, message, warn=level == 1 and ok)
+
+
+def elasticsearch_health(es: Any, settings: Settings | None = None) -> Check:
+    return judge_elasticsearch(es_cluster_state(es), settings is not None and settings["es.replicas"] > 0)
+
+
+# ---------------------------------------------------------------------------- Kafka cluster
+
+
+def kafka_cluster_state(admin: Any) -> dict[str, Any]:
+    """Brokers answering and the partitions (internal topics included) with fewer in-sync
+    replicas than replicas, or no leader."""
+    meta = admin.list_topics(timeout=KAFKA_TIMEOUT_S)
+    under, offline = [], []
+    for topic in meta.topics.values():
+        for p in topic.partitions.values():
+            if p.leader < 0:
+                offline.append(f"{topic.topic}-{p.id}")
+            elif len(p.isrs) < len(p.replicas):
+                under.append(f"{topic.topic}-{p.id}")
+    return {
+        "brokers": sorted(f"{b.id}@{b.host}:{b.port}" for b in meta.brokers.values()),
+        "controller": meta.controller_id,
+        "partitions": sum(len(t.partitions) for t in meta.topics.values()),
+        "under_replicated": sorted(under),
+        "offline": sorted(offline),
+    }
+
+
+def expected_brokers(settings: Settings) -> int:
+    """The brokers there should be: those ``platform up`` starts, or every bootstrap server."""
+    return max(len(kafka_nodes(settings)), len(settings["kafka.bootstrap.servers"].split(",")))
+
+
+def kafka_brokers(admin: Any, settings: Settings) -> Check:
+    state = kafka_cluster_state(admin)
+    expected = expected_brokers(settings)
+    brokers, under, offline = state["brokers"], state["under_replicated"], state["offline"]
+    message = (
+        f"{len(brokers)} of {expected} broker(s) answering ({', '.join(brokers)}); "
+        f"{len(under)} of {state['partitions']} partitions under-replicated"
+        + (f" ({', '.join(under[:5])}{' …' if len(under) > 5 else ''})" if under else "")
+        + (f", {len(offline)} without a leader" if offline else "")
     )
+    ok = len(brokers) >= expected and not under and not offline
+    return Check(KAFKA_BROKERS, ok, len(under) + len(offline), 0, message)
+
+
+# ---------------------------------------------------------------------------- Spark cluster
+
+
+def standalone_master_ui(settings: Settings) -> str | None:
+    """The standalone master's web UI when ``spark.master`` is ``spark://host:port`` (else None)."""
+    master = settings["spark.master"]
+    if not master.startswith("spark://"):
+        return None
+    host = master.removeprefix("spark://").split(",")[0].rsplit(":", 1)[0]
+    return f"http://{host}:{settings['spark.cluster.master.ui.port']}"
+
+
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=3) as resp:
+        return json.loads(resp.read())
+
+
+def app_executors(settings: Settings) -> list[dict[str, Any]] | None:
+    """The running app's executors (not the driver) from its UI, or None if it does not answer."""
+    for url, app in _running_apps(settings):
+        try:
+            found = _get_json(f"{url}/api/v1/applications/{app['id']}/executors")
+        except (OSError, ValueError):
+            return None
+        return [
+            {
+                "id": e["id"],
+                "host_port": e.get("hostPort"),
+                "active": e.get("isActive", True),
+                "tasks": e.get("totalTasks", 0),
+                "failed_tasks": e.get("failedTasks", 0),
+            }
+            for e in found
+            if e.get("id") != "driver"
+        ]
+    return None
+
+
+def spark_cluster_state(settings: Settings) -> dict[str, Any] | None:
+    """The standalone master's workers and the app's executors; None unless on ``spark://``."""
+    ui = standalone_master_ui(settings)
+    if ui is None:
+        return None
+    master = _get_json(f"{ui}/json/")
+    return {
+        "master": master.get("url"),
+        "status": master.get("status"),
+        "workers": [
+            {
+                "id": w.get("id"),
+                "host_port": f"{w.get('host')}:{w.get('port')}",
+                "state": w.get("state"),
+                "cores": w.get("cores"),
+                "cores_used": w.get("coresused"),
+            }
+            for w in master.get("workers", [])
+        ],
+        "alive_workers": master.get("aliveworkers", 0),
+        "expected_workers": expected_workers(settings),
+        "apps": [
+            {"id": a.get("id"), "name": a.get("name"), "cores": a.get("cores")}
+            for a in master.get("activeapps", [])
+        ],
+        "executors": app_executors(settings),
+    }
+
+
+def expected_workers(settings: Settings) -> int:
+    """The workers there should be: the cluster topology's, else at least one (compose scales)."""
+    return SPARK_CLUSTER_WORKERS if settings["topology"] == "cluster" else 1
+
+
+def spark_workers(settings: Settings) -> Check | None:
+    state = spark_cluster_state(settings)
+    if state is None:
+        return None
+    expected = state["expected_workers"]
+    alive = [w for w in state["workers"] if w["state"] == "ALIVE"]
+    executors = state["executors"]
+    active = [e for e in executors or [] if e["active"]]
+    message = (
+        f"master {state['master']} {state['status']}: {len(alive)} of {expected} worker(s) alive ("
+        + ", ".join(f"{w['host_port']} {w['cores_used']}/{w['cores']} cores" for w in alive)
+        + "); "
+        + (
+            "the app is not running"
+            if executors is None
+            else f"the app has {len(active)} active executor(s) "
+            + ", ".join(f"{e['host_port']} ({e['tasks']:,} tasks)" for e in active)
+        )
+    )
+    ok = state["status"] == "ALIVE" and len(alive) >= expected
+    return Check(SPARK_WORKERS, ok, len(alive), expected, message)
 
 
 # ---------------------------------------------------------------------------- the app
@@ -207,19 +422,26 @@ def app_waiting(settings: Settings, now: float | None = None) -> str:
     return status.get("detail", "") if fresh and status.get("waiting_for") else ""
 
 
-def app_liveness(settings: Settings) -> Check:
-    """The Spark UI of the app answers and lists it, not completed (else: the app is not running)."""
+def _running_apps(settings: Settings) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(UI URL, application) of the app, running, on each UI port it may have taken."""
     host, first = settings["bind.host"], settings["spark.ui.port"]
     for port in range(first, first + UI_PORT_TRIES):
         url = f"http://{host}:{port}"
         for app in _ui_applications(url) or []:
             running = not all(a.get("completed") for a in app.get("attempts", [{}]))
             if app.get("name") == APP_NAME and running:
-                waiting = app_waiting(settings)
-                detail = f"{APP_NAME} is running ({app.get('id')}, UI {url})"
-                return Check("app liveness", True, 1, None, f"{detail}, {waiting}" if waiting else detail)
+                yield url, app
+
+
+def app_liveness(settings: Settings) -> Check:
+    """The Spark UI of the app answers and lists it, not completed (else: the app is not running)."""
+    host, first = settings["bind.host"], settings["spark.ui.port"]
+    for url, app in _running_apps(settings):
+        waiting = app_waiting(settings)
+        detail = f"{APP_NAME} is running ({app.get('id')}, UI {url})"
+        return Check(APP_LIVENESS, True, 1, None, f"{detail}, {waiting}" if waiting else detail)
     return Check(
-        "app liveness",
+        APP_LIVENESS,
         False,
         0,
         None,
@@ -231,20 +453,39 @@ def app_liveness(settings: Settings) -> Check:
 # ---------------------------------------------------------------------------- all
 
 
+@dataclass(frozen=True)
+class Sources:
+    """What a check's probe may use: Kafka admin client, Elasticsearch client, settings, interval."""
+
+    admin: Any
+    es: Any
+    settings: Settings
+    interval_s: float
+
+
+# name -> probe, in the order pipeline_health logs them. The extension point: a new check is a
+# probe returning a Check (its judgement a pure judge_* function when the dashboard shows it too).
+CHECKS: dict[str, Callable[[Sources], Check | None]] = {  # None: not applicable here
+    APP_LIVENESS: lambda s: app_liveness(s.settings),
+    ELASTICSEARCH_HEALTH: lambda s: elasticsearch_health(s.es, s.settings),
+    KAFKA_BROKERS: lambda s: kafka_brokers(s.admin, s.settings),
+    SPARK_WORKERS: lambda s: spark_workers(s.settings),
+    CONSUMER_LAG: lambda s: consumer_lag(s.admin, s.es, s.settings),
+    AGGREGATE_STALENESS: lambda s: aggregate_staleness(s.es, s.settings),
+    QUARANTINE_RATE: lambda s: quarantine_rate(s.es, s.settings, s.interval_s),
+    FREE_DISK: lambda s: free_disk(s.es, s.settings),
+}
+
+
 def run_checks(admin: Any, es: Any, settings: Settings, interval_s: float) -> list[Check]:
     """Every check; a check that cannot be evaluated is a failed check with the error as message."""
-    probes = {
-        "app liveness": lambda: app_liveness(settings),
-        "elasticsearch health": lambda: elasticsearch_health(es),
-        "consumer lag": lambda: consumer_lag(admin, es, settings),
-        "aggregate staleness": lambda: aggregate_staleness(es, settings),
-        "quarantine rate": lambda: quarantine_rate(es, settings, interval_s),
-        "free disk": lambda: free_disk(es, settings),
-    }
+    sources = Sources(admin, es, settings, interval_s)
     checks = []
-    for name, probe in probes.items():
+    for name, probe in CHECKS.items():
         try:
-            checks.append(probe())
+            check = probe(sources)
+            if check is not None:  # not applicable here (e.g. spark workers on local[N])
+                checks.append(check)
         except Exception as exc:  # noqa: BLE001 - an unreachable service is a finding, not a crash
             checks.append(
                 Check(name, False, None, None, f"could not be checked: {type(exc).__name__}: {exc}")

@@ -2,9 +2,10 @@
 
 Great Expectations has no Elasticsearch data source, so each index is read into a pandas frame
 (``search_after`` pages of 5,000, newest first, at most ``quality.max.docs`` documents) and
-validated with a pandas data source and a whole-dataframe batch definition. Suites are JSON in
-``expectations/`` (GX 1.x suite format); an expectation with ``"meta": {"critical": true}`` fails
-the task, the others are reported as warnings.
+validated with a pandas data source and a whole-dataframe batch definition, through a GX
+checkpoint whose action updates the Data Docs. Suites are JSON in ``expectations/`` (GX 1.x suite
+format); each expectation's GX ``severity`` says what a failure means: ``critical`` (GX's default)
+fails the task, ``warning`` and ``info`` are reported.
 
 A few derived columns make rules of the documents checkable as column expectations:
 ``window_length_error_s`` (window_end − window_start − configured window), ``window_alignment_s``
@@ -24,14 +25,15 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from streaming_platform import config
 from streaming_platform.config import REPO_ROOT, Settings
 from streaming_platform.es_indices import app_indices, parse_offset_range
 from streaming_platform.validation import LATE_EVENT
+
+if TYPE_CHECKING:  # pandas is imported where frames are made: the dashboard imports this module
+    import pandas as pd
 
 SUITES_DIR = REPO_ROOT / "expectations"
 SUITES = ("aggregates", "customers", "quarantine", "reconciliation")
@@ -87,6 +89,49 @@ def file_context(settings: Settings) -> Any:
     return context
 
 
+def _batch_definition(context: Any, name: str) -> Any:
+    """The whole-dataframe batch definition ``name`` of pandas data source ``name`` (made once)."""
+    try:
+        source = context.data_sources.get(name)
+    except KeyError:
+        source = context.data_sources.add_pandas(name)
+    try:
+        asset = source.get_asset(name)
+    except LookupError:
+        asset = source.add_dataframe_asset(name)
+    try:
+        return asset.get_batch_definition(name)
+    except KeyError:
+        return asset.add_batch_definition_whole_dataframe(name)
+
+
+def validate(context: Any, name: str, suite: str, frame: pd.DataFrame) -> tuple[Any, str]:
+    """Run suite ``suite`` on ``frame`` through checkpoint ``name`` (results kept, Data Docs
+    updated); returns the suite's validation result and the Data Docs URL."""
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+
+    definition = context.validation_definitions.add_or_update(
+        validation=gx.ValidationDefinition(
+            name=name,
+            data=_batch_definition(context, name),
+            # add_or_update: idempotent on the file-backed context (a plain add fails the second time)
+            suite=context.suites.add_or_update(build_suite(suite)),
+        )
+    )
+    checkpoint = context.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name=name,
+            validation_definitions=[definition],
+            actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[SITE_NAME])],
+            result_format="SUMMARY",
+        )
+    )
+    [result] = checkpoint.run(batch_parameters={"dataframe": frame}).run_results.values()
+    docs = context.get_docs_sites_urls(site_name=SITE_NAME)
+    return result, (docs[0].get("site_url") or "") if docs else ""
+
+
 # ---------------------------------------------------------------------------- Elasticsearch → pandas
 
 
@@ -94,6 +139,8 @@ def read_frame(
     es: Any, index: str, sort: list[dict[str, str]], max_docs: int, query: dict[str, Any] | None = None
 ) -> pd.DataFrame:
     """Up to ``max_docs`` documents of ``index`` in ``sort`` order, paged with ``search_after``."""
+    import pandas as pd
+
     rows: list[dict[str, Any]] = []
     after = None
     while len(rows) < max_docs:
@@ -119,6 +166,8 @@ def read_frame(
 
 def _to_datetime(values: pd.Series) -> pd.Series:
     """Dates as Elasticsearch returns them: epoch milliseconds or ISO 8601 strings."""
+    import pandas as pd
+
     if pd.api.types.is_numeric_dtype(values):
         return pd.to_datetime(values, unit="ms", utc=True)
     return pd.to_datetime(values, utc=True, format="ISO8601")
@@ -190,7 +239,7 @@ def _produced(
     query = {"bool": {"filter": [{"term": {"query_id": query_id}}, {"range": {"batch_id": {"lte": batch}}}]}}
     frame = read_frame(es, settings["es.index.runtime"], [{"batch_id": "asc"}], 1_000_000, query)
     spans: dict[int, tuple[int, int]] = {}
-    for ranges in frame.get("offset_ranges", pd.Series(dtype=object)):
+    for ranges in frame.get("offset_ranges", []):
         for text in ranges if isinstance(ranges, list) else []:
             parsed = parse_offset_range(text)
             if parsed is None or parsed[0] != topic:
@@ -248,6 +297,8 @@ def _snapshot(es: Any, settings: Settings, query_id: str, batch: int) -> dict[st
 
 def reconciliation_frame(es: Any, settings: Settings) -> pd.DataFrame:
     """One row: the counts of a consistent snapshot and the gaps that must be 0."""
+    import pandas as pd
+
     indices = app_indices(settings)
     row: dict[str, Any] = {}
     for _attempt in range(settings["quality.max.reconcile.attempts"]):
@@ -307,10 +358,12 @@ def _observed(result: dict[str, Any]) -> str:
 
 
 def summarize(suite: str, result: Any, rows: int) -> Outcome:
+    from great_expectations.expectations.metadata_types import FailureSeverity
+
     outcome = Outcome(suite, bool(result.success), rows, len(result.results))
     for r in result.results:
         cfg = r.expectation_config
-        critical = bool((cfg.meta or {}).get("critical"))
+        critical = cfg.severity == FailureSeverity.CRITICAL
         label = _label(cfg)
         outcome.details.append({"expectation": label, "success": bool(r.success), "critical": critical})
         if not r.success:
@@ -344,7 +397,7 @@ def ensure_quality_index(es: Any, settings: Settings) -> bool:
         return False
     es.options(ignore_status=400).indices.create(
         index=index,
-        settings={"number_of_shards": 1, "number_of_replicas": 0},
+        settings={"number_of_shards": 1, "number_of_replicas": settings["es.replicas"]},
         mappings={"dynamic": "strict", "properties": QUALITY_PROPERTIES},
     )
     return True

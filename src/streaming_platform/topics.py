@@ -34,6 +34,7 @@ class TopicSpec:
     name: str
     partitions: int
     config: dict[str, str]
+    replication_factor: int = 1
 
 
 @dataclass
@@ -63,16 +64,21 @@ def retention_config(settings: Settings) -> dict[str, str]:
 
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
-    partitions = settings["kafka.topic.partitions"]
-    retention = retention_config(settings)
+    partitions, rf = settings["kafka.topic.partitions"], settings["kafka.topic.replication.factor"]
+    # With acks=all, a write needs min.insync.replicas copies: one broker of three may fail.
+    common = {
+        **retention_config(settings),
+        "min.insync.replicas": str(settings["kafka.topic.min.insync.replicas"]),
+    }
     return [
         TopicSpec(
             settings["kafka.topic.events"],
             partitions,
-            {**retention, "message.timestamp.type": "LogAppendTime"},
+            {**common, "message.timestamp.type": "LogAppendTime"},
+            rf,
         ),
         # Quarantined records are kept as long as the events they came from.
-        TopicSpec(settings["kafka.topic.deadletter"], partitions, retention),
+        TopicSpec(settings["kafka.topic.deadletter"], partitions, common, rf),
     ]
 
 
@@ -112,7 +118,12 @@ def ensure_topics(settings: Settings, admin: Any) -> TopicReport:
     if missing:
         futures = admin.create_topics(
             [
-                NewTopic(s.name, num_partitions=s.partitions, replication_factor=1, config=s.config)
+                NewTopic(
+                    s.name,
+                    num_partitions=s.partitions,
+                    replication_factor=s.replication_factor,
+                    config=s.config,
+                )
                 for s in missing
             ]
         )

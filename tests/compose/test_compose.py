@@ -831,17 +831,15 @@ def test_spark_image_has_what_the_executors_import():
 
 def test_airflow_image_has_what_the_dags_import():
     """Every third-party module of the DAGs, plugins and the package parts they import is in the
-    Airflow image: pinned in airflow.txt / airflow-no-deps.txt, or a dependency of those."""
+    Airflow image: pinned in airflow.txt, or a dependency of those; nothing installed with --no-deps."""
     roots = [*REPO.glob("dags/*.py"), *REPO.glob("plugins/*.py")]
     modules = _third_party_closure(roots) - {p.stem for p in roots}  # plugins/ and dags/ are on sys.path
-    assert {"great_expectations_provider", "airflow", "confluent_kafka"} <= modules
-    pinned = _pins("airflow.txt", "airflow-no-deps.txt")
-    assert "airflow-provider-great-expectations" in pinned
+    assert {"great_expectations", "airflow", "confluent_kafka"} <= modules
+    pinned = _pins("airflow.txt")
     available = _with_dependencies(pinned | {"apache-airflow"})
     for module, dists in _distributions_of(modules).items():
         assert dists & available, f"the DAGs import {module} ({dists or 'unknown'}): not in the Airflow image"
-    no_deps = "--no-deps -r /opt/platform/docker/requirements/airflow-no-deps.txt"
-    assert no_deps in _dockerfile("airflow-scheduler")
+    assert "--no-deps" not in _dockerfile("airflow-scheduler")
 
 
 @pytest.mark.parametrize("service", sorted(n for n in SERVICES if n.startswith("airflow-")))

@@ -14,11 +14,14 @@ def _expectations(suite: str, kind: str) -> list[dict]:
 
 
 @pytest.mark.parametrize("suite", quality.SUITES)
-def test_suite_loads_and_marks_criticality(suite: str) -> None:
+def test_suite_loads_with_gx_severities(suite: str) -> None:
+    from great_expectations.expectations.metadata_types import FailureSeverity
+
     built = quality.build_suite(suite)
     assert built.name == suite and built.expectations
-    for exp in quality.suite_dict(suite)["expectations"]:
-        assert isinstance(exp["meta"].get("critical"), bool), exp
+    declared = [e["severity"] for e in quality.suite_dict(suite)["expectations"]]  # explicit, every one
+    assert [e.severity for e in built.expectations] == [FailureSeverity(s) for s in declared]
+    assert all("critical" not in e.get("meta", {}) for e in quality.suite_dict(suite)["expectations"])
 
 
 def test_allowed_categories_are_the_event_schema_s() -> None:

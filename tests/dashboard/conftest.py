@@ -54,6 +54,7 @@ class Stack:
             "PLATFORM_KAFKA_TOPIC_EVENTS": f"test-events-{suffix}",
             "PLATFORM_KAFKA_TOPIC_DEADLETTER": f"test-dlq-{suffix}",
             "PLATFORM_DASHBOARD_PORT": str(dash),
+            "PLATFORM_SPARK_UI_PORT": str(free_port()),
             "PLATFORM_DASHBOARD_TOKEN": TOKEN,
             "PLATFORM_AIRFLOW_URL": f"http://127.0.0.1:{free_port()}",  # nothing listens there
         }

@@ -222,3 +222,25 @@ def test_resources_per_service(stack: Stack) -> None:
     for name in ("kafka", "elasticsearch"):
         last = services[name][-1]
         assert last["rss"] > 50 * 1024 * 1024 and last["disk"] > 0 and last["cpu"] >= 0
+
+
+def test_alerts_say_airflow_is_unreachable(stack: Stack) -> None:
+    answer = stack.api.get("/alerts").json()
+    assert answer["open"] == [] and answer["history"] == []
+    assert "unreachable" in answer["error"]  # this stack's Airflow URL points at a closed port
+
+
+def test_data_docs_are_served_from_the_state_folder(stack: Stack) -> None:
+    docs = stack.home / "gx" / "data_docs"
+    assert httpx.get(f"{stack.url}/data-docs/index.html", timeout=10).status_code == 404
+    docs.mkdir(parents=True, exist_ok=True)
+    (docs / "index.html").write_text("<html>platform data docs</html>")
+    (stack.home / "secret.txt").write_text("not a Data Docs page")
+    try:
+        page = httpx.get(f"{stack.url}/data-docs/index.html", timeout=10)
+        assert page.status_code == 200 and "platform data docs" in page.text
+        assert stack.api.get("/alerts").json()["data_docs"] == "/pipeline/data-docs/index.html"
+        outside = httpx.get(f"{stack.url}/data-docs/..%2F..%2Fsecret.txt", timeout=10)
+        assert outside.status_code == 404
+    finally:
+        (docs / "index.html").unlink()

@@ -4,6 +4,8 @@ import { DataFlow } from './components/DataFlow';
 import { MetricsCharts } from './components/MetricsCharts';
 import { LogsViewer } from './components/LogsViewer';
 import { ConfigPanel } from './components/ConfigPanel';
+import { AlertsPanel } from './components/AlertsPanel';
+import { TokenPrompt } from './components/TokenPrompt';
 import { statusColour, statusLabel } from './lib/status';
 
 export default function App() {
@@ -22,6 +24,7 @@ export default function App() {
           <a href="#logs">Logs</a> <a href="#config">Configuration</a>
         </nav>
       </header>
+      <TokenPrompt />
       {!connected && (
         <div className="banner" role="alert" data-testid="disconnected">
           API unreachable, reconnecting…
@@ -30,6 +33,10 @@ export default function App() {
       <section id="status">
         <h2>Status</h2>
         {snapshot ? <StatusCards cards={snapshot.cards} now={snapshot.time} /> : <p>Waiting for the first update…</p>}
+      </section>
+      <section id="alerts">
+        <h2>Alerts</h2>
+        <AlertsPanel />
       </section>
       <section id="flow">
         <h2>Data flow</h2>

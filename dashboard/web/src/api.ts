@@ -4,6 +4,8 @@ import type { Status } from './lib/status';
 import type { OptionRow } from './lib/config';
 import type { MetricPoint, RangeKey, ResourcePoint } from './lib/charts';
 import { logQueryString, type LogLine, type LogQuery } from './lib/logs';
+import { authHeaders } from './lib/token';
+import { currentToken, tokenRefused } from './auth';
 
 export const API = `${import.meta.env.BASE_URL}api`;
 
@@ -71,8 +73,18 @@ export interface SaveAnswer {
   applied?: { ok: boolean; dag_id: string; run_id?: string; url?: string; error?: string }[];
 }
 
-async function getJson<T>(path: string): Promise<T> {
-  const resp = await fetch(`${API}${path}`);
+// Every read sends the tab's token: beyond loopback logs and configuration need it.
+async function send(path: string, init: RequestInit = {}): Promise<Response> {
+  const resp = await fetch(`${API}${path}`, {
+    ...init,
+    headers: { ...authHeaders(currentToken()), ...(init.headers as Record<string, string>) },
+  });
+  if (resp.status === 401) tokenRefused();
+  return resp;
+}
+
+export async function getJson<T>(path: string): Promise<T> {
+  const resp = await send(path);
   if (!resp.ok) {
     const body = await resp.json().catch(() => ({}));
     throw new Error(body.detail ?? `HTTP ${resp.status}`);
@@ -89,7 +101,7 @@ export const fetchLogs = (q: LogQuery) =>
 export const fetchConfig = () => getJson<ConfigAnswer>('/config');
 
 export async function validateConfig(changes: Record<string, unknown>): Promise<Record<string, string>> {
-  const resp = await fetch(`${API}/config/validate`, {
+  const resp = await send('/config/validate', {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ changes }),

@@ -12,19 +12,20 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
-from sse_starlette.sse import EventSourceResponse
 
-from streaming_platform import config
+from streaming_platform import config, quality
 from streaming_platform.airflow_api import PLATFORM_DAGS, AirflowError
 from streaming_platform.config import REPO_ROOT, Settings, is_loopback
-from streaming_platform.dashboard import logs, metrics, settings_api
+from streaming_platform.dashboard import alerts, logs, metrics, settings_api
 from streaming_platform.dashboard.monitor import Monitor
 from streaming_platform.runtime.process import Paths
 
 API = "/pipeline/api"
+DATA_DOCS = "/pipeline/data-docs"
 DIST = REPO_ROOT / "dashboard" / "web" / "dist"
 STREAM_EVERY_S = 2.0
 QUERY_TIMEOUT_S = 10.0
@@ -87,14 +88,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def get_status() -> dict[str, Any]:
         return monitor.snapshot()
 
-    @app.get(f"{API}/stream")
-    async def stream(request: Request) -> EventSourceResponse:
-        async def events() -> AsyncIterator[dict[str, str]]:
-            while not await request.is_disconnected():
-                yield {"event": "snapshot", "data": json.dumps(monitor.snapshot(), default=str)}
-                await asyncio.sleep(STREAM_EVERY_S)
-
-        return EventSourceResponse(events(), ping=15)
+    # FastAPI's own SSE: it pings an idle stream and ends the generator when the client leaves.
+    @app.get(f"{API}/stream", response_class=EventSourceResponse)
+    async def stream() -> AsyncIterator[ServerSentEvent]:
+        while True:
+            yield ServerSentEvent(event="snapshot", raw_data=json.dumps(monitor.snapshot(), default=str))
+            await asyncio.sleep(STREAM_EVERY_S)
 
     @app.get(f"{API}/metrics")
     async def get_metrics(range: str = "15m") -> dict[str, Any]:
@@ -210,6 +209,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not result["ok"]:
             raise HTTPException(502, result["error"])
         return result
+
+    @app.get(f"{API}/alerts")
+    async def get_alerts() -> dict[str, Any]:
+        answer = await alerts.collect(monitor.airflow)
+        built = (quality.data_docs_dir(settings) / "index.html").exists()
+        return {**answer, "data_docs": f"{DATA_DOCS}/index.html" if built else None}
+
+    # GX Data Docs (built by data_quality under the state folder); they show sample values of
+    # the data, so beyond loopback they are for token holders, like the logs.
+    @app.get(f"{DATA_DOCS}/{{path:path}}", dependencies=private_reads)
+    async def data_docs(path: str) -> FileResponse:
+        root = quality.data_docs_dir(settings).resolve()
+        target = (root / (path or "index.html")).resolve()
+        if not target.is_relative_to(root) or not target.is_file():
+            raise HTTPException(404, f"no Data Docs page {path!r} (run the data_quality DAG to build them)")
+        return FileResponse(target)
 
     @app.get("/")
     async def root() -> RedirectResponse:

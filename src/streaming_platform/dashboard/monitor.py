@@ -19,12 +19,14 @@ import httpx
 from confluent_kafka import Consumer, KafkaException
 from confluent_kafka.admin import AdminClient
 
+from streaming_platform import health
 from streaming_platform.airflow_api import PLATFORM_DAGS, AirflowClient, AirflowError
 from streaming_platform.clients import es_client, kafka_admin, kafka_consumer
 from streaming_platform.config import Settings
 from streaming_platform.dashboard import probes, status
 from streaming_platform.dashboard.resources import SAMPLE_EVERY_S, ResourceSampler
 from streaming_platform.runtime.process import Paths
+from streaming_platform.streaming import app_checkpoint
 
 log = logging.getLogger("streaming_platform.dashboard")
 PROBE_TIMEOUT_S = 4.0
@@ -47,7 +49,10 @@ class Monitor:
         self.series = {
             k: status.Series() for k in ("events", "deadletter", "consumed", "lag", "es_out", "q_index")
         }
-        self.sampler = ResourceSampler(paths)
+        first_ui = settings["spark.ui.port"]
+        self.sampler = ResourceSampler(
+            paths, range(first_ui, first_ui + health.UI_PORT_TRIES), app_checkpoint(settings)
+        )
         self.airflow = AirflowClient(settings)
         self.es = es_client(settings).options(request_timeout=PROBE_TIMEOUT_S - 0.5, max_retries=0)
         self._admin: AdminClient | None = None
@@ -125,6 +130,7 @@ class Monitor:
                 lambda: self._threaded("elasticsearch", lambda: probes.elasticsearch(self.es, s)),
             ),
             ("spark", 2.0, lambda: self._threaded("spark", lambda: probes.spark(self.es, s))),
+            ("spark-app", 5.0, lambda: self._threaded("spark-app", lambda: health.app_liveness(s).ok)),
             (
                 "producer",
                 5.0,
@@ -212,6 +218,10 @@ class Monitor:
             "quarantine": quarantine,
         }
 
+    def _app_running(self) -> bool:
+        probe = self.results.get("spark-app")
+        return bool(probe and probe["ok"] and probe["data"])
+
     def snapshot(self) -> dict[str, Any]:
         r, s, now = self.results, self.settings, time.time()
         lag = self.series["lag"] if self.series["lag"].points else None
@@ -219,7 +229,7 @@ class Monitor:
             status.kafka_card(r.get("kafka")),
             status.topic_card(r.get("kafka"), "events", self.series["events"], lag, s),
             status.topic_card(r.get("kafka"), "deadletter", self.series["deadletter"], None, s),
-            status.spark_card(r.get("spark"), s, now),
+            status.spark_card(r.get("spark"), s, now, self._app_running(), lag.last() if lag else None),
             status.es_card(r.get("elasticsearch")),
             status.airflow_card(r.get("airflow")),
             status.producer_card(r.get("producer"), self.series["events"]),

@@ -14,6 +14,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 from elasticsearch import Elasticsearch
 
+from streaming_platform import health
 from streaming_platform.config import Settings
 from streaming_platform.es_indices import parse_offset_range
 from streaming_platform.runtime.process import Paths, read_pid
@@ -93,6 +94,7 @@ def kafka(admin: AdminClient, consumer: Consumer, settings: Settings, timeout: f
     meta = admin.list_topics(timeout=timeout)
     if not meta.brokers:
         raise KafkaException("no broker answered the metadata request")
+    cluster = health.kafka_cluster_state(admin)
     topics: dict[str, Any] = {}
     for role, name in (
         ("events", settings["kafka.topic.events"]),
@@ -121,6 +123,9 @@ def kafka(admin: AdminClient, consumer: Consumer, settings: Settings, timeout: f
             committed[events["name"]] = total
     return {
         "brokers": [f"{b.host}:{b.port}" for b in meta.brokers.values()],
+        "expected_brokers": health.expected_brokers(settings),
+        "under_replicated": cluster["under_replicated"],
+        "offline_partitions": cluster["offline"],
         "topic_count": len([t for t in meta.topics if not t.startswith("__")]),
         "topics": topics,
         "group": settings["kafka.consumer.group"],
@@ -143,25 +148,38 @@ def platform_indices(settings: Settings) -> dict[str, str]:
 
 
 def elasticsearch(es: Elasticsearch, settings: Settings) -> dict[str, Any]:
-    health = es.cluster.health()
+    state = health.es_cluster_state(es)
     names = platform_indices(settings)
     # All indices (a handful on this node): naming a missing one would fail the whole request.
     stats = es.indices.stats(metric="docs,indexing")
     found = stats.get("indices", {})
+    # The app's names are aliases of its live version (es_indices): their concrete index counts.
+    aliased = es.options(ignore_status=404).indices.get_alias(name=",".join(names.values())).body
+    concrete = {
+        alias: index
+        for index, body in aliased.items()
+        if isinstance(body, dict) and "aliases" in body
+        for alias in body["aliases"]
+    }
     indices = {}
     for role, name in names.items():
-        primaries = (found.get(name) or {}).get("primaries") or {}
+        primaries = (found.get(concrete.get(name, name)) or {}).get("primaries") or {}
         indices[role] = {
             "name": name,
-            "exists": name in found,
+            "exists": concrete.get(name, name) in found,
             "docs": (primaries.get("docs") or {}).get("count", 0),
             "indexed_total": (primaries.get("indexing") or {}).get("index_total", 0),
         }
     return {
-        "cluster": health.get("cluster_name"),
-        "health": health.get("status"),
-        "nodes": health.get("number_of_nodes"),
-        "unassigned_shards": health.get("unassigned_shards"),
+        "cluster": state["cluster"],
+        "health": state["status"],
+        "nodes": len(state["nodes"]),
+        "node_names": state["nodes"],
+        "master": state["master"],
+        "shards": state["shards"],
+        "unassigned_shards": state["shards"]["unassigned"],
+        "cluster_state": state,  # judged by health.py's model
+        "replicated": settings["es.replicas"] > 0,
         "indices": indices,
     }
 
@@ -169,12 +187,26 @@ def elasticsearch(es: Elasticsearch, settings: Settings) -> dict[str, Any]:
 def spark(es: Elasticsearch, settings: Settings) -> dict[str, Any]:
     """The newest runtime-metrics document (the app writes one per micro-batch)."""
     index = settings["es.index.runtime"]
+    cluster = _spark_cluster(settings)
     if not es.indices.exists(index=index):
-        return {"index": index, "exists": False, "latest": None}
+        return {"index": index, "exists": False, "latest": None, "cluster": cluster}
     field = RUNTIME_FIELDS["timestamp"]
     answer = es.search(index=index, size=1, sort=[{field: {"order": "desc"}}])
     hits = answer["hits"]["hits"]
-    return {"index": index, "exists": True, "latest": hits[0]["_source"] if hits else None}
+    return {
+        "index": index,
+        "exists": True,
+        "latest": hits[0]["_source"] if hits else None,
+        "cluster": cluster,
+    }
+
+
+def _spark_cluster(settings: Settings) -> dict[str, Any] | None:
+    """Workers and executors on a standalone master (None on local[N]; an error in words)."""
+    try:
+        return health.spark_cluster_state(settings)
+    except (OSError, ValueError) as exc:
+        return {"error": f"master unreachable: {exc}"}
 
 
 # --------------------------------------------------------------------------- processes

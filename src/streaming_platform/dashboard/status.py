@@ -3,6 +3,10 @@
 A card is ``{"id", "title", "status", "reason", "metrics": [{"label", "value", "kind"}], ...}``
 with status ``green`` / ``amber`` / ``red`` / ``grey`` (not running or unknown) and the reason
 in words. ``kind`` tells the page how to format a value (count, rate, ms, time, text).
+
+What ``pipeline_health`` also checks (consumer lag, quarantine rate, Elasticsearch health) is
+judged by :mod:`streaming_platform.health`'s ``judge_*`` functions, so a card says what the DAG
+would say, under the same name and limit; :data:`COLOUR` maps the model's states to colours.
 """
 
 from __future__ import annotations
@@ -13,14 +17,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from streaming_platform import config
+from streaming_platform import config, health
 from streaming_platform.config import Settings
 from streaming_platform.dashboard.probes import offsets_total, pick
-from streaming_platform.health import app_waiting
+from streaming_platform.health import Check, State, app_waiting
 
 Probe = dict[str, Any]  # {"ok", "data", "error", "at", "took_ms"}
 RATE_WINDOW_S = 15.0
-LAG_GROWING_MIN_S = 60.0
+COLOUR = {State.OK: "green", State.WARN: "amber", State.FAIL: "red"}
 
 
 def metric(label: str, value: Any, kind: str = "count") -> dict[str, Any]:
@@ -120,25 +124,30 @@ def kafka_card(probe: Probe | None) -> dict[str, Any]:
     if not probe or not probe["ok"]:
         return down_card("kafka", "Kafka broker", probe)
     d = probe["data"]
-    return card(
-        "kafka",
-        "Kafka broker",
-        "green",
-        f"{len(d['brokers'])} broker(s) answering at {', '.join(d['brokers'])}",
-        [metric("brokers", len(d["brokers"])), metric("topics", d["topic_count"])],
-    )
+    brokers, expected = len(d["brokers"]), d.get("expected_brokers", 1)
+    under, offline = d.get("under_replicated", []), d.get("offline_partitions", [])
+    reason = f"{brokers} of {expected} broker(s) answering at {', '.join(d['brokers'])}"
+    status = "green"
+    if under or offline or brokers < expected:
+        status = "red" if offline else "amber"
+        reason += f"; {len(under)} partition(s) under-replicated" + (
+            f", {len(offline)} without a leader" if offline else ""
+        )
+    metrics = [metric("brokers", brokers), metric("topics", d["topic_count"])]
+    if expected > 1:
+        metrics.append(metric("under-replicated partitions", len(under)))
+    return card("kafka", "Kafka broker" if expected == 1 else "Kafka brokers", status, reason, metrics)
+
+
+def judged(check: Check) -> tuple[str, str]:
+    """(colour, reason) of a health-model check: the reason as pipeline_health logs it."""
+    return COLOUR[check.state], f"{check.name}: {check.message}"
 
 
 def lag_reason(lag: float | None, growing_s: float, limit: int) -> tuple[str, str]:
     if lag is None:
-        return "green", "consumer lag unknown (no committed offsets or batch metrics yet)"
-    words = f"consumer lag {lag:,.0f} messages"
-    if lag > limit:
-        grow = f", growing for {ago(growing_s)}" if growing_s else ""
-        return "red", f"{words}{grow} (limit {limit:,})"
-    if growing_s >= LAG_GROWING_MIN_S:
-        return "amber", f"{words}, growing for {ago(growing_s)}"
-    return "green", words
+        return "green", f"{health.CONSUMER_LAG} unknown (no committed offsets or batch metrics yet)"
+    return judged(health.judge_lag(lag, limit, growing_s=growing_s))
 
 
 def topic_card(
@@ -172,7 +181,24 @@ def topic_card(
     return card(cid, title, status, reason, metrics, topic=t["name"], end_offsets=t["end_offsets"])
 
 
-def spark_card(probe: Probe | None, settings: Settings, now: float) -> dict[str, Any]:
+def idle_reason(age: float, running: bool, lag: float | None) -> str:
+    """Why an old last batch is fine: the app runs and has consumed everything ("" if not so).
+    Batches run for data only, so a caught-up app writes none until events arrive."""
+    if running and lag == 0:
+        return f"idle: running and caught up, no new events since the last batch {ago(age)} ago"
+    return ""
+
+
+def spark_card(
+    probe: Probe | None, settings: Settings, now: float, running: bool = False, lag: float | None = None
+) -> dict[str, Any]:
+    """``running``: the app's Spark UI lists it; ``lag``: messages not yet consumed (None: unknown)."""
+    return with_spark_cluster(_query_card(probe, settings, now, running, lag), probe)
+
+
+def _query_card(
+    probe: Probe | None, settings: Settings, now: float, running: bool, lag: float | None
+) -> dict[str, Any]:
     title = "Spark streaming query"
     waiting = app_waiting(settings, now)
     if waiting:  # an outage: the app is up, holding its batch until the dependency answers
@@ -203,6 +229,9 @@ def spark_card(probe: Probe | None, settings: Settings, now: float) -> dict[str,
     ]
     if age is None:
         return card("spark", title, "amber", "last batch has no readable timestamp", metrics)
+    idle = idle_reason(age, running, lag) if age > max(60.0, 10 * trigger) else ""
+    if idle:
+        return card("spark", title, "green", idle, metrics, state="idle")
     if age > max(300.0, 60 * trigger):
         return card(
             "spark", title, "red", f"no batch for {ago(age)}: query stopped or stuck", metrics, state="stale"
@@ -211,27 +240,49 @@ def spark_card(probe: Probe | None, settings: Settings, now: float) -> dict[str,
         return card(
             "spark", title, "amber", f"last batch {ago(age)} ago (trigger every {trigger:.0f} s)", metrics
         )
-    limit = settings["health.max.quarantine.rate"]
-    if error_rate is not None and error_rate > limit:
-        return card(
-            "spark",
-            title,
-            "amber",
-            f"quarantine rate {error_rate:.1%} above {limit:.1%}",
-            metrics,
-            state="active",
+    if input_rows:
+        check = health.judge_quarantine_rate(
+            int(quarantined or 0), int(input_rows), settings["health.max.quarantine.rate"], "the last batch"
         )
+        if check.state is not State.OK:
+            return card("spark", title, *judged(check), metrics, state="active")
     return card("spark", title, "green", f"active, last batch {ago(age)} ago", metrics, state="active")
+
+
+def spark_cluster_metrics(cluster: dict[str, Any] | None) -> tuple[list[dict[str, Any]], str]:
+    """Metrics and a note on the standalone workers and the app's executors (none on local[N])."""
+    if not cluster:
+        return [], ""
+    if "error" in cluster:
+        return [], f"; Spark {cluster['error']}"
+    alive = sum(w["state"] == "ALIVE" for w in cluster["workers"])
+    executors = [e for e in cluster.get("executors") or [] if e["active"]]
+    note = f"; {alive} worker(s) alive, {len(executors)} executor(s)"
+    return [metric("workers alive", alive), metric("executors", len(executors))], note
+
+
+def with_spark_cluster(c: dict[str, Any], probe: Probe | None) -> dict[str, Any]:
+    """The Spark card with the cluster's workers and executors (amber below the workers expected)."""
+    cluster = (probe or {}).get("data", {}).get("cluster") if probe and probe.get("ok") else None
+    metrics, note = spark_cluster_metrics(cluster)
+    if not metrics and not note:
+        return c
+    c = {**c, "metrics": [*c["metrics"], *metrics], "reason": c["reason"] + note}
+    if "error" in cluster or metrics[0]["value"] < cluster.get("expected_workers", 1):
+        c["status"] = "red" if c["status"] == "red" else "amber"
+    c["workers"], c["executors"] = cluster.get("workers"), cluster.get("executors")
+    return c
 
 
 def es_card(probe: Probe | None) -> dict[str, Any]:
     if not probe or not probe["ok"]:
         return down_card("elasticsearch", "Elasticsearch", probe)
     d = probe["data"]
-    colour = {"green": "green", "yellow": "amber"}.get(d["health"], "red")
+    colour, reason = judged(health.judge_elasticsearch(d["cluster_state"], d["replicated"]))
     metrics = [metric(i["name"], i["docs"] if i["exists"] else None) for i in d["indices"].values()]
     missing = [i["name"] for i in d["indices"].values() if not i["exists"]]
-    reason = f"cluster {d['cluster']} {d['health']}, {d['nodes']} node(s)"
+    if d["nodes"] > 1 or d["shards"]["unassigned"]:
+        metrics = [metric("nodes", d["nodes"]), metric("unassigned shards", d["unassigned_shards"]), *metrics]
     if missing:
         reason += f"; not created yet: {', '.join(missing)}"
     return card("elasticsearch", "Elasticsearch", colour, reason, metrics, indices=d["indices"])

@@ -1,17 +1,19 @@
-"""``PlatformGXValidateOperator``: the GX provider's ``GXValidateDataFrameOperator`` for our indices.
+"""``PlatformGXValidateOperator``: one GX suite on one Elasticsearch index, with GX's own API.
 
-The provider's operator is used for what it does well (pandas data source + whole-dataframe batch
-definition per task, ``run_validation_definition``), built when the task **runs**. Five things
-differ, each for a reason:
+Great Expectations' public API does the work (:func:`streaming_platform.quality.validate`: pandas
+data source, whole-dataframe batch definition, validation definition, checkpoint with an
+``UpdateDataDocsAction``) on a file-backed context at ``$PLATFORM_HOME/gx``. The GX provider's
+``GXValidateDataFrameOperator`` is not used: its context is ephemeral or GX Cloud only (results
+and Data Docs could not accumulate under the state folder), it fails on any failed expectation
+(GX's ``severity`` is ignored), and no release of it installs alongside Airflow 3.3.2 (see
+requirements/base.in). What this operator adds, each for a reason:
 
-* the DAG file stays light: importing the provider imports Great Expectations (~3 s), and the
-  DAG processor re-parses every DAG file every 30 s — so nothing of GX is imported at parse time;
-* the frame is read from Elasticsearch when the task runs (the provider calls
-  ``configure_dataframe`` in ``__init__``);
-* the GX context is file-backed at ``$PLATFORM_HOME/gx`` (the provider offers ephemeral or cloud),
-  so results accumulate and Data Docs are built to ``$PLATFORM_HOME/gx/data_docs``;
-* the task fails only when a **critical** expectation fails (``meta.critical``) and names each one;
-  the others are logged as warnings. Every outcome is indexed into ``es.index.quality``;
+* the DAG file stays light: GX (~3 s to import) is imported when the task runs, not when the
+  DAG processor re-parses the file every 30 s;
+* the frame is read from Elasticsearch when the task runs;
+* the task fails only when an expectation of severity ``critical`` fails and names each one;
+  ``warning`` / ``info`` failures are logged as such. Every outcome is indexed into
+  ``es.index.quality``;
 * with nothing to validate (no data yet) the task is skipped and says so, instead of failing
   every expectation on an empty frame.
 """
@@ -46,14 +48,7 @@ class PlatformGXValidateOperator(BaseOperator):
         super().__init__(**kwargs)
         self.suite = suite
 
-    def _suite(self, gx_context: Any) -> Any:
-        # add_or_update: idempotent on the file-backed context (a plain add fails the second time).
-        return gx_context.suites.add_or_update(quality.build_suite(self.suite))
-
     def execute(self, context: Any) -> dict[str, Any]:
-        from great_expectations_provider.common.gx_context_actions import run_validation_definition
-        from great_expectations_provider.operators.validate_dataframe import GXValidateDataFrameOperator
-
         from streaming_platform.orchestration.hooks import es_client
 
         settings = config.load()
@@ -64,21 +59,8 @@ class PlatformGXValidateOperator(BaseOperator):
         self.log.info(
             "validating %d rows of %s against expectations/%s.json", len(frame), self.suite, self.suite
         )
-        # The provider's operator for its pandas batch definition; the rest is called directly.
-        provider = GXValidateDataFrameOperator(
-            task_id=self.task_id, configure_dataframe=lambda: frame, configure_expectations=self._suite
-        )
         gx_context = quality.file_context(settings)
-        result = run_validation_definition(
-            task_id=self.task_id,
-            expect=self._suite(gx_context),
-            batch_definition=provider._get_pandas_batch_definition(gx_context),
-            result_format="SUMMARY",
-            batch_parameters={"dataframe": frame},
-            gx_context=gx_context,
-        )
-        docs = gx_context.build_data_docs(site_names=[quality.SITE_NAME])
-        docs_url = docs.get(quality.SITE_NAME, "")
+        result, docs_url = quality.validate(gx_context, self.task_id, self.suite, frame)
         outcome = quality.summarize(self.suite, result, len(frame))
         run_id = context["run_id"] if context and "run_id" in context else "manual"
         doc_id = quality.index_outcome(es, settings, outcome, str(run_id), docs_url)

@@ -28,7 +28,7 @@ def topic_uri(settings: Settings, topic: str) -> str:
 
 def index_uri(settings: Settings, index: str) -> str:
     """``elasticsearch://host:port/index``, without the URL's scheme or credentials."""
-    parts = urlsplit(settings["es.url"])
+    parts = urlsplit(config.es_hosts(settings["es.url"])[0])  # the first node stands for the cluster
     host = parts.hostname or "localhost"
     netloc = f"{host}:{parts.port}" if parts.port else host
     return f"elasticsearch://{netloc}/{index}"

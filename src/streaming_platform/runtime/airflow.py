@@ -43,7 +43,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from streaming_platform.config import REPO_ROOT, Settings
+from streaming_platform.config import REPO_ROOT, Settings, es_hosts
 from streaming_platform.connections import (
     ES_CONN_ID,
     KAFKA_CONN_ID,
@@ -89,7 +89,7 @@ def connections(settings: Settings) -> dict[str, dict[str, Any]]:
     """The platform's Airflow connections, by conn id, in Airflow's JSON connection format."""
     from urllib.parse import urlsplit
 
-    es = urlsplit(settings["es.url"])
+    es = urlsplit(es_hosts(settings["es.url"])[0])  # an Airflow connection holds one node
     conns: dict[str, dict[str, Any]] = {
         KAFKA_CONN_ID: {
             "conn_type": "kafka",

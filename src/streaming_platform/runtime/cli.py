@@ -8,8 +8,10 @@
     platform config                the effective configuration with each value's source
     platform test [PYTEST ARGS]    start what the tests need (or reuse it), run pytest, stop what it started
 
-Services start in dependency order: kafka, elasticsearch, airflow, dashboard. A second ``up``
+Services start in dependency order: kafka, elasticsearch, spark, airflow, dashboard. A second ``up``
 while running is a no-op; a stale PID file (process gone) is cleaned up and the service restarted.
+Under ``topology=cluster`` a service is several nodes (kafka-1…3, elasticsearch-1…2, the Spark
+master and workers; ``spark`` is nothing embedded): every command covers each node.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 
 from streaming_platform import config
 from streaming_platform.progress import say
@@ -31,16 +32,34 @@ from streaming_platform.runtime.process import Paths, ServiceError, ServiceSpec
 SERVICES: dict[str, str] = {
     "kafka": "kafka",
     "elasticsearch": "elasticsearch",
+    "spark": "spark_cluster",
     "airflow": "airflow",
     "dashboard": "dashboard_service",
 }
 # What the test suite needs running; Airflow DAGs are run in-process with dag.test().
-TEST_SERVICES = ("kafka", "elasticsearch")
+TEST_SERVICES = ("kafka", "elasticsearch", "spark")
 
 
-def _spec_factory(name: str) -> Callable[[config.Settings], ServiceSpec]:
+def _specs(name: str, settings: config.Settings) -> list[ServiceSpec]:
+    """The processes of service ``name``: modules whose service is several nodes (under
+    topology=cluster) expose ``service_specs(settings)``, the others ``spec(settings)``."""
     module = importlib.import_module(f"streaming_platform.runtime.{SERVICES[name]}")
-    return module.spec
+    many = getattr(module, "service_specs", None)
+    return many(settings) if many else [module.spec(settings)]
+
+
+def _running_specs(name: str, settings: config.Settings) -> list[ServiceSpec]:
+    """``_specs``, plus the running nodes of the other topology (started by an ``up`` under it),
+    so ``down`` and ``status`` never lose sight of a process ``up`` started."""
+    own = _specs(name, settings)
+    module = importlib.import_module(f"streaming_platform.runtime.{SERVICES[name]}")
+    if not hasattr(module, "service_specs"):
+        return own
+    other = "embedded" if settings["topology"] == "cluster" else "cluster"
+    paths, names = Paths(settings.home), {spec.name for spec in own}
+    alt = config.load(env={**os.environ, config.option("topology").env: other})
+    extra = [sp for sp in _specs(name, alt) if sp.name not in names and process.read_pid(paths, sp.name)]
+    return own + extra
 
 
 def _selected(names: list[str]) -> list[str]:
@@ -72,10 +91,11 @@ def up(settings: config.Settings, names: list[str]) -> list[str]:
     started: list[str] = []
     t0 = time.monotonic()
     for name in names:
-        was_running = process.read_pid(paths, name) is not None
-        process.start(_spec_factory(name)(settings), paths, settings["bind.host"])
-        if not was_running:
-            started.append(name)
+        for spec in _specs(name, settings):
+            was_running = process.read_pid(paths, spec.name) is not None
+            process.start(spec, paths, settings["bind.host"])
+            if not was_running and name not in started:
+                started.append(name)
     say(f"✓ all healthy in {time.monotonic() - t0:.1f}s: {', '.join(names)}")
     _print_access(settings, names)
     return started
@@ -94,35 +114,44 @@ def _print_access(settings: config.Settings, names: list[str]) -> None:
         say(f"  Elasticsearch   {settings['es.url']}")
     if "kafka" in names:
         say(f"  Kafka           {settings['kafka.bootstrap.servers']}")
+    if "spark" in names and settings["topology"] == "cluster":
+        say(f"  Spark master    {settings['spark.master']}")
     say(f"  Logs            {Paths(settings.home).logs}/")
 
 
 def down(settings: config.Settings, names: list[str]) -> None:
     paths = Paths(settings.home)
     for name in reversed(names):
-        if process.read_pid(paths, name) is None:
-            say(f"· {name} not running")
-            continue
-        process.stop(name, paths, _spec_factory(name)(settings).stop_timeout_s)
+        specs = list(reversed(_running_specs(name, settings)))
+        # A quorum's nodes stop together: the last Kafka broker alone would wait for a quorum
+        # that is gone until killed.
+        for spec in specs[1:]:
+            process.request_stop(spec.name, paths)
+        for spec in specs:
+            if process.read_pid(paths, spec.name) is None:
+                say(f"· {spec.name} not running")
+                continue
+            process.stop(spec.name, paths, spec.stop_timeout_s)
 
 
 def status(settings: config.Settings) -> int:
     paths = Paths(settings.home)
     bad = 0
-    for name in SERVICES:
+    for spec in (spec for name in SERVICES for spec in _running_specs(name, settings)):
+        name = spec.name
         pid = process.read_pid(paths, name)
         if pid is None:
-            print(f"{name:14} stopped")
+            print(f"{name:15} stopped")
             continue
         try:
-            ok = _spec_factory(name)(settings).health()
+            ok = spec.health()
         except Exception as exc:  # noqa: BLE001 - report any probe failure in words
             ok, why = False, str(exc)
         else:
             why = ""
         bad += not ok
         state = "healthy" if ok else f"UNHEALTHY {why}".strip()
-        print(f"{name:14} running  pid {pid:<8} {state:10} log {paths.log_file(name)}")
+        print(f"{name:15} running  pid {pid:<8} {state:10} log {paths.log_file(name)}")
     return 1 if bad else 0
 
 

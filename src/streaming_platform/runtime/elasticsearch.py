@@ -10,7 +10,10 @@ open; on SIGTERM it asks the node to shut down gracefully and exits with the nod
 
 Elasticsearch refuses to run as root, so when we are root the process must run as :data:`UNPRIVILEGED`
 (``run_as()``; :func:`prepare` chowns the node's writable folders to it). State lives in
-``$PLATFORM_HOME/elasticsearch/{config,data,logs,tmp}``. Absent from this node compared with the
+``$PLATFORM_HOME/elasticsearch/{config,data,logs,tmp}``. Under ``topology=cluster`` two nodes
+(``elasticsearch-1``, ``elasticsearch-2``; state in ``$PLATFORM_HOME/elasticsearch-cluster/node-N``)
+find each other over loopback transport (``discovery.seed_hosts``) and bootstrap one cluster
+(``cluster.initial_master_nodes``, both master-eligible). Absent from this node compared with the
 distribution (no module on Central): Painless scripts, ``_update_by_query``/``_delete_by_query``,
 the analysis-common analyzers, ingest pipelines and data streams.
 """
@@ -21,7 +24,7 @@ import os
 import stat
 from pathlib import Path
 
-from streaming_platform.config import REPO_ROOT, Settings, is_loopback
+from streaming_platform.config import REPO_ROOT, EsNode, Settings, es_nodes, is_loopback
 from streaming_platform.runtime.java import java_binary, java_major
 from streaming_platform.runtime.process import ServiceError, ServiceSpec, port_in_use
 
@@ -53,9 +56,19 @@ def layout_dir() -> Path:
     return JVM_PROJECT / "target" / "node"
 
 
-def es_home(settings: Settings) -> Path:
-    """The node's state folder, ``$PLATFORM_HOME/elasticsearch``."""
-    return settings.home / "elasticsearch"
+def is_cluster(settings: Settings) -> bool:
+    return settings["topology"] == "cluster"
+
+
+def es_home(settings: Settings, node: EsNode | None = None) -> Path:
+    """The node's state folder, ``$PLATFORM_HOME/elasticsearch`` (a cluster's nodes: one each)."""
+    if node is None or not is_cluster(settings):
+        return settings.home / "elasticsearch"
+    return settings.home / "elasticsearch-cluster" / node.name
+
+
+def service_name(settings: Settings, node: EsNode) -> str:
+    return f"elasticsearch-{node.name.removeprefix('node-')}" if is_cluster(settings) else "elasticsearch"
 
 
 def run_as() -> int | None:
@@ -63,18 +76,29 @@ def run_as() -> int | None:
     return UNPRIVILEGED if os.geteuid() == 0 else None
 
 
-def elasticsearch_yml(settings: Settings, home: Path) -> str:
+def _discovery(settings: Settings, host: str) -> list[str]:
+    if not is_cluster(settings):
+        # One node that elects itself; no discovery, no bootstrap checks on loopback.
+        return ["discovery.type: single-node"]
+    nodes = es_nodes(settings)
+    seeds = ", ".join(f'"{host}:{n.transport_port}"' for n in nodes)
+    # Both nodes bootstrap the cluster the first time (the setting is ignored once it exists).
+    masters = ", ".join(f'"{n.name}"' for n in nodes)
+    return [f"discovery.seed_hosts: [{seeds}]", f"cluster.initial_master_nodes: [{masters}]"]
+
+
+def elasticsearch_yml(settings: Settings, home: Path, node: EsNode | None = None) -> str:
     host = settings["bind.host"]
     _require_loopback(host)
+    node = node or es_nodes(settings)[0]
     return "\n".join(
         [
             f"cluster.name: {CLUSTER_NAME}",
-            "node.name: embedded",
+            f"node.name: {node.name}",
             f"network.host: {host}",
-            f"http.port: {settings['es.port']}",
-            f"transport.port: {settings['es.transport.port']}",
-            # One node that elects itself; no discovery, no bootstrap checks on loopback.
-            "discovery.type: single-node",
+            f"http.port: {node.port}",
+            f"transport.port: {node.transport_port}",
+            *_discovery(settings, host),
             f"path.data: {home / 'data'}",
             f"path.logs: {home / 'logs'}",
             # The disk watermarks stay on (defaults 85 / 90 / 95 % used): at the flood stage the node
@@ -85,12 +109,12 @@ def elasticsearch_yml(settings: Settings, home: Path) -> str:
     )
 
 
-def prepare(settings: Settings, home: Path) -> None:
+def prepare(settings: Settings, home: Path, node: EsNode | None = None) -> None:
     """Create ``home``'s folders, write elasticsearch.yml and log4j2.properties, hand the node its folders."""
     _require_layout()
     for sub in ("config", "data", "logs", "tmp"):
         (home / sub).mkdir(parents=True, exist_ok=True)
-    (home / "config" / "elasticsearch.yml").write_text(elasticsearch_yml(settings, home))
+    (home / "config" / "elasticsearch.yml").write_text(elasticsearch_yml(settings, home, node))
     (home / "config" / "log4j2.properties").write_text(LOG4J2)
     uid = run_as()
     if uid is None:
@@ -170,32 +194,58 @@ def es_java() -> str:
     )
 
 
-def healthy(settings: Settings) -> bool:
-    """The HTTP port answers ``GET /_cluster/health`` with a status other than red."""
+def _health(settings: Settings, node: EsNode) -> dict:
     import json
     import urllib.request
 
-    if not port_in_use(settings["bind.host"], settings["es.port"]):
-        return False
-    url = f"http://{settings['bind.host']}:{settings['es.port']}/_cluster/health"
+    url = f"http://{settings['bind.host']}:{node.port}/_cluster/health"
     with urllib.request.urlopen(url, timeout=2) as resp:
-        return json.load(resp).get("status") in {"green", "yellow"}
+        return json.load(resp)
 
 
-def spec(settings: Settings) -> ServiceSpec:
-    home = es_home(settings)
+def healthy(settings: Settings, node: EsNode | None = None) -> bool:
+    """The node's HTTP port answers ``GET /_cluster/health`` with a status other than red (so it
+    is in an elected cluster)."""
+    node = node or es_nodes(settings)[0]
+    if not port_in_use(settings["bind.host"], node.port):
+        return False
+    return _health(settings, node).get("status") in {"green", "yellow"}
+
+
+def node_spec(settings: Settings, node: EsNode) -> ServiceSpec:
+    home = es_home(settings, node)
     argv, env = node_command(settings, home)
+    nodes = es_nodes(settings)
+    started = None
+    if len(nodes) > 1:
+        # No cluster before both master-eligible nodes met (a node opens HTTP only after its
+        # 30 s wait for one): the first counts as started once its transport port listens, the
+        # last once the cluster has every node.
+        if node == nodes[-1]:
+            started = lambda: _health(settings, node).get("number_of_nodes") == len(nodes)  # noqa: E731
+        else:
+            started = lambda: port_in_use(settings["bind.host"], node.transport_port)  # noqa: E731
     return ServiceSpec(
-        name="elasticsearch",
+        name=service_name(settings, node),
         command=argv,
         env=env,
-        ports=[settings["es.port"], settings["es.transport.port"]],
-        health=lambda: healthy(settings),
-        prepare=lambda: prepare(settings, home),
+        ports=[node.port, node.transport_port],
+        health=lambda: healthy(settings, node),
+        started=started,
+        prepare=lambda: prepare(settings, home, node),
         user=run_as(),
         timeout_s=120,
         stop_timeout_s=130,  # longer than the launcher's own 120 s graceful-stop limit
     )
+
+
+def service_specs(settings: Settings) -> list[ServiceSpec]:
+    """Every node, in start order (one embedded, two under topology=cluster)."""
+    return [node_spec(settings, n) for n in es_nodes(settings)]
+
+
+def spec(settings: Settings) -> ServiceSpec:
+    return service_specs(settings)[0]
 
 
 # --------------------------------------------------------------------------- helpers

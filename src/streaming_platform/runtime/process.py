@@ -31,6 +31,9 @@ class ServiceSpec:
     command: list[str]
     ports: list[int]
     health: Callable[[], bool]
+    # What `start` waits for before the next service, when not health (nodes that are healthy
+    # only together, e.g. a quorum); `status` always asks health.
+    started: Callable[[], bool] | None = None
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
     timeout_s: float = 120.0
@@ -113,7 +116,7 @@ def _wait_healthy(spec: ServiceSpec, proc: subprocess.Popen, log: Path) -> float
                 f"Log: {log}\n--- last lines of {log.name} ---\n{log_tail(log)}"
             )
         try:
-            if spec.health():
+            if (spec.started or spec.health)():
                 return elapsed
         except Exception:  # noqa: BLE001 - any probe failure just means "not yet"
             pass
@@ -194,6 +197,16 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         pass
+
+
+def request_stop(spec_name: str, paths: Paths) -> None:
+    """SIGTERM the service's process group without waiting (nodes that must stop together)."""
+    pid = read_pid(paths, spec_name)
+    if pid is not None:
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
 
 
 def stop(spec_name: str, paths: Paths, timeout_s: float = 30.0) -> bool:

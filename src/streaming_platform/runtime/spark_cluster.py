@@ -4,6 +4,10 @@ The streaming app submitted to ``spark://…`` runs its executors in the workers
 Python workers are the venv's interpreter), which is where its state store partitions live: the
 code path of every multi-node deployment. The checkpoint folder is a path the driver and every
 worker see (one machine here; shared storage in production).
+
+``platform up`` starts it under ``topology=cluster`` (:func:`service_specs`: the master on
+``spark.cluster.master.port``, its UI on ``spark.cluster.master.ui.port``, two 1-core workers);
+``spark.master`` then defaults to that master.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from streaming_platform.config import SPARK_CLUSTER_WORKERS, Settings
 from streaming_platform.runtime.process import ServiceSpec
 
 MASTER = "spark-master"
@@ -26,7 +31,7 @@ class Cluster:
     home: Path
     master_port: int = 7077
     master_ui_port: int = 8090
-    workers: int = 2
+    workers: int = SPARK_CLUSTER_WORKERS
     worker_cores: int = 1
     worker_memory: str = "2g"
     host: str = "127.0.0.1"
@@ -105,3 +110,18 @@ def worker_spec(cluster: Cluster, i: int) -> ServiceSpec:
 def specs(cluster: Cluster) -> list[ServiceSpec]:
     """Master first, then the workers, in start order."""
     return [master_spec(cluster), *(worker_spec(cluster, i) for i in range(cluster.workers))]
+
+
+def from_settings(settings: Settings) -> Cluster:
+    """The cluster ``platform up`` starts under topology=cluster."""
+    return Cluster(
+        settings.home,
+        master_port=settings["spark.cluster.master.port"],
+        master_ui_port=settings["spark.cluster.master.ui.port"],
+        host=settings["bind.host"],
+    )
+
+
+def service_specs(settings: Settings) -> list[ServiceSpec]:
+    """The master and workers under topology=cluster; none embedded (the app runs local[N])."""
+    return specs(from_settings(settings)) if settings["topology"] == "cluster" else []

@@ -30,6 +30,7 @@ from elasticsearch import ApiError, Elasticsearch
 from elasticsearch import ConnectionError as EsConnectionError
 from elasticsearch import ConnectionTimeout as EsConnectionTimeout
 
+from streaming_platform.config import es_hosts
 from streaming_platform.progress import say
 
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
@@ -62,7 +63,8 @@ class SinkConfig:
 
     def es(self) -> Elasticsearch:
         auth = (self.es_username, self.es_password) if self.es_username else None
-        return Elasticsearch(self.es_url, basic_auth=auth, request_timeout=60, max_retries=0)
+        # es.url may name several nodes: the client sends each request to one that is up.
+        return Elasticsearch(es_hosts(self.es_url), basic_auth=auth, request_timeout=60, max_retries=0)
 
 
 # ---------------------------------------------------------------------------- outages

@@ -1,12 +1,15 @@
 import { useCallback, useEffect, useState } from 'react';
 import { fetchConfig, saveConfig, validateConfig, type ConfigAnswer, type SaveAnswer } from '../api';
 import { changedValues, displayValue, groupRows, sourceLabel } from '../lib/config';
+import { useToken } from '../auth';
 
 export function ConfigPanel() {
   const [data, setData] = useState<ConfigAnswer | null>(null);
   const [drafts, setDrafts] = useState<Record<string, string>>({});
   const [errors, setErrors] = useState<Record<string, string>>({});
-  const [token, setToken] = useState('');
+  const { token: held, version } = useToken();
+  const [token, setToken] = useState(held); // the edit token is the same dashboard token
+  useEffect(() => setToken(held), [held]);
   const [who, setWho] = useState('');
   const [apply, setApply] = useState(true);
   const [result, setResult] = useState<SaveAnswer | null>(null);
@@ -19,7 +22,8 @@ export function ConfigPanel() {
         setLoadError(null);
       })
       .catch((e: Error) => setLoadError(e.message));
-  }, []);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [version]);
   useEffect(load, [load]);
 
   const changes = data ? changedValues(drafts, data.options) : {};

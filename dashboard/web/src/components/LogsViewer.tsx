@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { fetchLogs, fetchLogServices } from '../api';
 import { appendLines, levelClass, prependPage, type LogLine } from '../lib/logs';
+import { useToken } from '../auth';
 
 const FOLLOW_MS = 2000;
 
@@ -17,6 +18,7 @@ export function LogsViewer() {
   const [error, setError] = useState<string | null>(null);
   const endRef = useRef<number>(0);
   const boxRef = useRef<HTMLPreElement>(null);
+  const { version } = useToken(); // a new token: read again
 
   useEffect(() => {
     fetchLogServices()
@@ -27,7 +29,7 @@ export function LogsViewer() {
         setService((cur) => cur || (names.includes('kafka') ? 'kafka' : (names[0] ?? '')));
       })
       .catch((e: Error) => setError(e.message));
-  }, []);
+  }, [version]);
 
   // A new service / filter: load the newest page.
   useEffect(() => {
@@ -45,7 +47,7 @@ export function LogsViewer() {
     return () => {
       cancelled = true;
     };
-  }, [service, level, q]);
+  }, [service, level, q, version]);
 
   // Follow mode: new complete lines after the last offset read.
   useEffect(() => {
