@@ -110,4 +110,4 @@ def cluster_stream(cluster_env: dict[str, str], tmp_path: Path) -> Iterator[Stre
             pass
     for name in es_indices.templates(settings):
         es.options(ignore_status=404).indices.delete_index_template(name=name)
-    es.options(ignore_status=404).indices.delete(index=",".join(es_indices.app_indices(settings)))
+    es_indices.delete_app_indices(es, settings)

@@ -87,7 +87,13 @@ def test_cards_and_pipeline_health_share_one_health_model() -> None:
     check = health.judge_elasticsearch(yellow)
     assert check.ok and check.state == health.State.WARN  # one node: the DAG passes, the card is amber
     assert not health.judge_elasticsearch(yellow, replicated=True).ok  # with replicas: a lost node
-    data = {"cluster_state": yellow, "replicated": False, "nodes": 1, "unassigned_shards": 2, "shards": shards}
+    data = {
+        "cluster_state": yellow,
+        "replicated": False,
+        "nodes": 1,
+        "unassigned_shards": 2,
+        "shards": shards,
+    }
     es = {"ok": True, "data": {**data, "indices": {}}}
     assert (status.es_card(es)["status"], status.es_card(es)["reason"]) == status.judged(check)
     assert status.judged(check) == ("amber", f"elasticsearch health: {check.message}")
