@@ -10,8 +10,9 @@ dashboard and the Spark workers load it cheaply; :class:`Contract` pickles into 
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,6 +33,9 @@ _AGGREGATED = {
     "quantity": "integer",
     "location": "string",
 }
+
+
+_CATEGORY_NAME = re.compile(r'[^."\\\x00-\x1f\x7f]+')
 
 
 class ContractError(ValueError):
@@ -61,6 +65,7 @@ class EventType:
     label: str
     revenue: Literal["adds", "subtracts", "none"] = "none"
     units: Literal["adds", "none"] = "none"
+    sample_weight: float = 1.0  # its share of the producer's generated events
 
 
 @dataclass(frozen=True)
@@ -188,6 +193,7 @@ def parse(doc: Any, source: str = "") -> Contract:
                 field=s.get("field", n),
                 label=s.get("label", n),
                 **{k: s[k] for k in ("revenue", "units") if k in s},
+                sample_weight=float(s.get("sample_weight", 1.0)),
             )
         )
         _check(
@@ -199,6 +205,10 @@ def parse(doc: Any, source: str = "") -> Contract:
         _check(
             sum(getattr(t, role) == value for t in types) <= 1, "event_types", f"at most one {role}: {value}"
         )
+    # The stateful steps count the units of the type that adds to revenue (jvm/state).
+    for t in types:
+        together = (t.units == "adds") == (t.revenue == "adds")
+        _check(together, f"event type {t.name}", "units: adds goes with revenue: adds")
     count_fields = [t.field for t in types]
     _check(len(set(count_fields)) == len(count_fields), "event_types", "their fields must differ")
     c = doc["categories"]
@@ -218,8 +228,13 @@ def parse(doc: Any, source: str = "") -> Contract:
         _check(
             policy.canonical(v) == v and 0 < len(v) <= policy.max_length, "categories", f"{v!r} not canonical"
         )
+        # Values become document field names (a dot would nest them) and JSON keys.
+        _check(_CATEGORY_NAME.fullmatch(v) is not None, "categories", f"{v!r}: no dots, quotes or controls")
     _check(len(set(values)) == len(values), "categories", "values must differ")
     _check(len(values) <= policy.max_distinct, "categories", "more values than max_distinct")
+    _check(
+        policy.max_distinct <= 127, "categories", "max_distinct at most 127 (categories travel as int8 codes)"
+    )
     policy = CategoryPolicy(**{**policy.__dict__, "values": values})
     # The aggregates read these by name (and the id rule's fields by rule).
     kinds = {f.name: (f.type, f.required) for f in fields}
@@ -257,3 +272,160 @@ def load(path: str | Path | None = None) -> Contract:
 def current() -> Contract:
     """The process's contract (loaded once: a changed file takes effect on restart)."""
     return load()
+
+
+# ---------------------------------------------------------------------------- evolution
+
+
+def to_doc(contract: Contract) -> dict[str, Any]:
+    """The contract as the document :func:`parse` reads (to store the installed one)."""
+    fields = {}
+    for f in contract.fields:
+        spec = {k: v for k, v in asdict(f).items() if k != "name" and v is not None}
+        fields[f.name] = spec
+    types = {t.name: {k: v for k, v in asdict(t).items() if k != "name"} for t in contract.event_types}
+    c = contract.categories
+    return {
+        "name": contract.name,
+        "version": contract.version,
+        "fields": fields,
+        "event_types": types,
+        "categories": {
+            "policy": c.policy,
+            "normalise": list(c.normalise),
+            "max_length": c.max_length,
+            "max_distinct": c.max_distinct,
+            "values": list(c.values),
+        },
+        "sample_locations": list(contract.sample_locations),
+    }
+
+
+def _narrowed(old: float | None, new: float | None, lower: bool) -> bool:
+    """A bound narrowed: added where there was none, or moved inwards."""
+    if new is None:
+        return False
+    if old is None:
+        return True
+    return new > old if lower else new < old
+
+
+def compatibility(old: Contract, new: Contract) -> list[str]:
+    """Why ``new`` cannot replace ``old`` (empty: it can). Additive changes pass: a new optional
+    field, a new event type or category at the end, a wider range or cap. Each refusal names the
+    field (or type, or category) it is about."""
+    problems: list[str] = []
+    if new.name != old.name:
+        problems.append(f"contract renamed {old.name!r} → {new.name!r}")
+    if new.version < old.version:
+        problems.append(f"version went back from {old.version} to {new.version}")
+    elif new.version == old.version and to_doc(new) != to_doc(old):
+        problems.append(f"the contract changed but its version is still {old.version}: raise it")
+    new_fields = {f.name: f for f in new.fields}
+    for o in old.fields:
+        n = new_fields.get(o.name)
+        if n is None:
+            problems.append(f"field {o.name}: removed")
+            continue
+        if n.type != o.type:
+            problems.append(f"field {o.name}: type changed {o.type} → {n.type}")
+        if n.required and not o.required:
+            problems.append(f"field {o.name}: now required")
+        if n.rule != o.rule:
+            problems.append(f"field {o.name}: rule changed {o.rule} → {n.rule}")
+        if _narrowed(o.max_length, n.max_length, lower=False):
+            problems.append(f"field {o.name}: max_length narrowed {o.max_length} → {n.max_length}")
+        if _narrowed(o.minimum, n.minimum, lower=True):
+            problems.append(f"field {o.name}: range narrowed, minimum {o.minimum} → {n.minimum}")
+        if _narrowed(o.maximum, n.maximum, lower=False) or (o.maximum_option != n.maximum_option):
+            was, now = o.maximum_option or o.maximum, n.maximum_option or n.maximum
+            if now is not None:
+                problems.append(f"field {o.name}: range narrowed or moved, maximum {was} → {now}")
+        for code in ("below_minimum", "above_maximum"):
+            if getattr(o, code) and getattr(n, code) != getattr(o, code):
+                problems.append(f"field {o.name}: reason code {getattr(o, code)} → {getattr(n, code)}")
+    old_names = {f.name for f in old.fields}
+    for n in new.fields:
+        if n.name not in old_names and n.required:
+            problems.append(f"field {n.name}: new and required (events sent today lack it)")
+    new_types = new.event_types[: len(old.event_types)]
+    for i, o in enumerate(old.event_types):
+        t = new_types[i] if i < len(new_types) else None
+        if t is None or t.name != o.name:
+            problems.append(f"event type {o.name}: removed or moved (new types go at the end)")
+        elif (t.field, t.revenue, t.units) != (o.field, o.revenue, o.units):
+            problems.append(f"event type {o.name}: its role or count field changed")
+    oc, nc = old.categories, new.categories
+    if nc.policy != oc.policy:
+        problems.append(f"categories: policy changed {oc.policy} → {nc.policy}")
+    if not set(oc.normalise) <= set(nc.normalise):
+        problems.append(f"categories: normalisation narrowed {list(oc.normalise)} → {list(nc.normalise)}")
+    if nc.max_length < oc.max_length:
+        problems.append(f"categories: max_length narrowed {oc.max_length} → {nc.max_length}")
+    for i, v in enumerate(oc.values):
+        if i >= len(nc.values) or nc.values[i] != v:
+            problems.append(f"category {v}: removed or moved (new categories go at the end)")
+    return problems
+
+
+# ---------------------------------------------------------------------------- the README's table
+
+TABLE_START, TABLE_END = "<!-- contract-table:start -->", "<!-- contract-table:end -->"
+
+
+def _rule_text(f: Field) -> str:
+    parts = []
+    if f.rule == "id":
+        parts.append(f"id: 1–{f.max_length} printable characters, no controls")
+    elif f.max_length is not None:
+        parts.append(f"at most {f.max_length} characters")
+    if f.rule == "rfc3339":
+        parts.append("RFC 3339 (strict), at most `validation.max.future.seconds` ahead")
+    if f.rule == "event_type":
+        parts.append("one of the event types")
+    if f.rule == "category":
+        parts.append("normalised, one of the categories")
+    if f.minimum is not None:
+        parts.append(f"≥ {f.minimum:g} (`{f.below_minimum}`)")
+    if f.maximum_option or f.maximum is not None:
+        bound = f"`{f.maximum_option}`" if f.maximum_option else f"{f.maximum:g}"
+        parts.append(f"≤ {bound} (`{f.above_maximum}`)")
+    return "; ".join(parts)
+
+
+def markdown_tables(contract: Contract) -> str:
+    """The README's event tables (fields; event types and their roles), from the contract."""
+    lines = [
+        f"Contract `{contract.name}` version {contract.version}.",
+        "",
+        "| field | type | required | rule |",
+        "| --- | --- | --- | --- |",
+    ]
+    for f in contract.fields:
+        lines.append(f"| `{f.name}` | {f.type} | {'yes' if f.required else 'no'} | {_rule_text(f)} |")
+    lines += ["", "| event type | counted as | revenue | units |", "| --- | --- | --- | --- |"]
+    for t in contract.event_types:
+        revenue = {"adds": "adds", "subtracts": "subtracts", "none": "—"}[t.revenue]
+        lines.append(f"| `{t.name}` | `{t.field}` | {revenue} | {'adds' if t.units == 'adds' else '—'} |")
+    c = contract.categories
+    lines += [
+        "",
+        f"Categories ({c.policy}, normalised: {', '.join(c.normalise)}): "
+        + ", ".join(f"`{v}`" for v in c.values)
+        + ".",
+    ]
+    return "\n".join(lines)
+
+
+def readme_with_tables(text: str, contract: Contract) -> str:
+    """``text`` (the README) with the block between the table markers regenerated."""
+    head, _, rest = text.partition(TABLE_START)
+    _, _, tail = rest.partition(TABLE_END)
+    return f"{head}{TABLE_START}\n{markdown_tables(contract)}\n{TABLE_END}{tail}"
+
+
+if __name__ == "__main__":  # python -m streaming_platform.contract README.md: regenerate its tables
+    import sys
+
+    readme = Path(sys.argv[1])
+    readme.write_text(readme_with_tables(readme.read_text(encoding="utf-8"), current()), encoding="utf-8")

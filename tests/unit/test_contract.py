@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 from pathlib import Path
 
 import jsonschema
@@ -68,3 +69,120 @@ def test_the_contract_path_is_an_option(tmp_path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("PLATFORM_CONTRACT_PATH", str(path))
     assert ct.load().categories.values[-1] == "garden"
     assert isinstance(validate(b'{"x":1}', NOW, Limits(contract=ct.load())), list)
+
+
+# The shipped contract plus two optional fields of its own, for the changes the aggregates' fields
+# cannot go through (the loader refuses those already).
+EXTENDED = copy.deepcopy(RAW)
+EXTENDED["fields"].update(
+    coupon={"type": "string", "required": False, "max_length": 32},
+    discount={
+        "type": "number",
+        "required": False,
+        "minimum": 0,
+        "below_minimum": "negative_discount",
+        "maximum": 100,
+        "above_maximum": "discount_out_of_range",
+    },
+)
+
+
+def _changed(edit) -> ct.Contract:
+    doc = copy.deepcopy(EXTENDED)
+    doc["version"] += 1
+    edit(doc)
+    return ct.parse(doc)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda d: d["fields"].update(coupon={"type": "string", "required": False, "max_length": 32}),
+        lambda d: d["event_types"].update(wishlist={"field": "wishlists", "label": "Wishlist"}),
+        lambda d: d["categories"]["values"].append("garden"),
+        lambda d: d["fields"]["location"].update(max_length=512),
+        lambda d: d["fields"]["event_id"].update(doc="other words"),
+    ],
+)
+def test_additive_changes_are_compatible(edit) -> None:
+    assert ct.compatibility(ct.parse(EXTENDED), _changed(edit)) == []
+
+
+@pytest.mark.parametrize(
+    ("edit", "named"),
+    [
+        (lambda d: d["fields"]["discount"].update(type="integer"), "field discount: type changed"),
+        (lambda d: d["fields"].pop("coupon"), "field coupon: removed"),
+        (lambda d: d["fields"]["discount"].update(maximum=50), "field discount: range narrowed"),
+        (lambda d: d["fields"]["event_id"].update(required=True), "field event_id: now required"),
+        (
+            lambda d: d["fields"].update(voucher={"type": "string", "required": True}),
+            "field voucher: new and required",
+        ),
+        (lambda d: d["fields"]["amount"].update(minimum=1), "field amount: range narrowed"),
+        (lambda d: d["fields"]["location"].update(max_length=100), "field location: max_length narrowed"),
+        (lambda d: d["categories"]["values"].remove("books"), "category books"),
+        (lambda d: d["event_types"].pop("refund"), "event type refund"),
+        (lambda d: d["event_types"]["refund"].update(revenue="none"), "event type refund"),
+        (
+            lambda d: d.update(version=d["version"] - 1) or d["categories"]["values"].append("garden"),
+            "raise it",
+        ),
+    ],
+)
+def test_breaking_changes_are_refused_naming_the_field(edit, named: str) -> None:
+    problems = ct.compatibility(ct.parse(EXTENDED), _changed(edit))
+    assert any(named in p for p in problems), problems
+
+
+def test_the_contract_only_ever_changed_compatibly_in_git() -> None:
+    """Every committed version of the contract file is compatible with the one before (CI)."""
+    import subprocess
+
+    path = Path(ct.load().source)
+    try:
+        revs = subprocess.run(
+            ["git", "log", "--format=%H", "--", path.name],
+            cwd=path.parent,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.fail(f"the contract's history needs a git checkout: {exc}")
+    rel = path.relative_to(ct.config.REPO_ROOT)
+    history = [
+        ct.parse(yaml.safe_load(subprocess.check_output(["git", "show", f"{r}:{rel}"], cwd=path.parent)))
+        for r in reversed(revs)
+    ] + [ct.load()]
+    for old, new in itertools.pairwise(history):
+        if ct.to_doc(old) != ct.to_doc(new):
+            assert ct.compatibility(old, new) == [], f"v{old.version} → v{new.version}"
+
+
+def test_the_readme_tables_are_the_contract_s() -> None:
+    readme = (ct.config.REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert ct.TABLE_START in readme
+    assert ct.readme_with_tables(readme, ct.load()) == readme, (
+        "README's event tables differ from the contract: "
+        ".venv/bin/python -m streaming_platform.contract README.md"
+    )
+
+
+def test_check_events_prints_a_verdict_per_line(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    from streaming_platform.runtime import cli
+
+    seed = (
+        b'{"timestamp": "2024-01-15T10:30:00Z", "customer_id": "cust_001", "event_type": "purchase", '
+        b'"product_category": "Electronics", "product_id": "prod_laptop_001", "amount": 999.99, '
+        b'"quantity": 1, "location": "New York"}'
+    )
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(seed + b"\n" + seed.replace(b"purchase", b"wishlist") + b"\nnot json\n")
+    assert cli.main(["check-events", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "accepted",
+        "quarantined: unknown_event_type",
+        "quarantined: not_json",
+    ]
+    assert cli.main(["check-events", str(tmp_path / "missing.jsonl")]) != 0

@@ -40,7 +40,8 @@ def create_topics() -> dict[str, Any]:
 def put_index_templates() -> dict[str, Any]:
     """Put the index templates through ``ElasticsearchPythonHook``'s client; create the indices."""
     settings = config.load()
-    report = ensure_templates(es_client(), settings)
+    report = ensure_templates(es_client(), settings)  # refuses an incompatible contract, naming why
+    _say("event contract", report.contract, "installed")
     _say("index template(s)", report.created, "created")
     _say("index template(s)", report.unchanged, "already existed, unchanged")
     _say("index template(s)", report.updated, "changed (mappings or settings updated)")
