@@ -274,6 +274,16 @@ def current() -> Contract:
     return load()
 
 
+def labels(contract: Contract) -> dict[str, Any]:
+    """What the dashboard shows of the contract (its snapshot's ``contract`` field)."""
+    return {
+        "name": contract.name,
+        "version": contract.version,
+        "event_types": [{"name": t.name, "field": t.field, "label": t.label} for t in contract.event_types],
+        "categories": list(contract.categories.values),
+    }
+
+
 # ---------------------------------------------------------------------------- evolution
 
 

@@ -21,8 +21,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import yaml
 
-from streaming_platform import config, es_indices
+from streaming_platform import config, contract, es_indices, kibana_objects
 from streaming_platform.runtime.airflow import PLUGINS_FOLDER
 
 NDJSON = config.REPO_ROOT / "kibana" / "saved_objects.ndjson"
@@ -113,6 +114,36 @@ def test_dashboard_panels_match_references() -> None:
     assert {r["id"] for r in dash["references"]} == {
         o["id"] for o in _objects() if o["type"] == "visualization"
     }
+
+
+def test_the_committed_objects_are_the_shipped_contract_s() -> None:
+    assert (
+        kibana_objects.dumps(kibana_objects.regenerate(_objects(), contract.load())) == NDJSON.read_text()
+    ), "run .venv/bin/python -m streaming_platform.kibana_objects"
+
+
+def test_objects_for_another_contract_name_its_types_and_categories(tmp_path: Path) -> None:
+    """A contract with a new event type and category: labels and metrics follow, fields exist."""
+    doc = yaml.safe_load(Path(contract.load().source).read_text())
+    doc["version"] += 1
+    doc["event_types"]["wishlist"] = {"field": "wishlists", "label": "Wishlisted"}
+    doc["categories"]["values"].append("garden")
+    path = tmp_path / "contract.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    settings = config.load(
+        env={"PLATFORM_CONTRACT_PATH": str(path), "PLATFORM_HOME": str(tmp_path)}, overrides={}
+    )
+    objects = kibana_objects.read(kibana_objects.render(settings))
+    views = {o["id"]: json.loads(o["attributes"].get("fieldAttrs", "{}")) for o in objects}
+    assert views["dv-pipeline-metrics"]["wishlists"] == {"customLabel": "Wishlisted"}
+    assert "events_by_category.garden" in views["dv-customer-activity"]
+    mappings = es_indices.mappings(settings)
+    assert _field_type(mappings["customer-activity"], "events_by_category.garden") == "long"
+    [events] = [o for o in objects if o["id"] == kibana_objects.EVENTS_VISUALIZATION]
+    fields = [a["params"].get("field") for a in json.loads(events["attributes"]["visState"])["aggs"]]
+    assert "wishlists" in fields
+    for field in fields:
+        assert _field_type(mappings["pipeline-metrics"], field) not in (None, "object", "text"), field
 
 
 # --------------------------------------------------------------------------- HTTP contract

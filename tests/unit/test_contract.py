@@ -186,3 +186,9 @@ def test_check_events_prints_a_verdict_per_line(tmp_path, capsys: pytest.Capture
         "quarantined: not_json",
     ]
     assert cli.main(["check-events", str(tmp_path / "missing.jsonl")]) != 0
+
+
+def test_the_dashboard_labels_are_the_contract_s() -> None:
+    labels = ct.labels(ct.load())
+    assert [t["label"] for t in labels["event_types"]] == [t.label for t in ct.load().event_types]
+    assert labels["categories"] == list(ct.load().categories.values)
