@@ -175,11 +175,26 @@ def _field(name: str, spec: dict[str, Any]) -> Field:
     return Field(name=name, **spec)
 
 
+def _ordered(value: Any, where: str) -> dict[str, Any]:
+    """A mapping in its order; also given as a list of entries with a ``name`` (how :func:`to_doc`
+    stores it: Elasticsearch's ``_meta`` does not keep key order, and order is meaning here)."""
+    if isinstance(value, list):
+        _check(all(isinstance(e, dict) and "name" in e for e in value), where, "entries need a name")
+        return {e["name"]: {k: v for k, v in e.items() if k != "name"} for e in value}
+    _check(isinstance(value, dict), where, "must be a mapping")
+    return value
+
+
 def parse(doc: Any, source: str = "") -> Contract:
     """The contract from its parsed YAML (or JSON) document; :class:`ContractError` if ill-formed."""
     _check(isinstance(doc, dict), "top level", "must be a mapping")
     for key in ("name", "version", "fields", "event_types", "categories"):
         _check(key in doc, "top level", f"missing {key!r}")
+    doc = {
+        **doc,
+        "fields": _ordered(doc["fields"], "fields"),
+        "event_types": _ordered(doc["event_types"], "event_types"),
+    }
     _check(type(doc["version"]) is int and doc["version"] > 0, "version", "must be a positive integer")
     fields = tuple(_field(n, s) for n, s in doc["fields"].items())
     for rule in ("event_type", "category", "rfc3339"):
@@ -288,12 +303,10 @@ def labels(contract: Contract) -> dict[str, Any]:
 
 
 def to_doc(contract: Contract) -> dict[str, Any]:
-    """The contract as the document :func:`parse` reads (to store the installed one)."""
-    fields = {}
-    for f in contract.fields:
-        spec = {k: v for k, v in asdict(f).items() if k != "name" and v is not None}
-        fields[f.name] = spec
-    types = {t.name: {k: v for k, v in asdict(t).items() if k != "name"} for t in contract.event_types}
+    """The contract as a document :func:`parse` reads (to store the installed one); fields and
+    event types as lists, whose order survives any JSON store."""
+    fields = [{k: v for k, v in asdict(f).items() if v is not None} for f in contract.fields]
+    types = [asdict(t) for t in contract.event_types]
     c = contract.categories
     return {
         "name": contract.name,

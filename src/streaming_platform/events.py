@@ -31,12 +31,6 @@ LOCATIONS: Final = CONTRACT.sample_locations
 # floats (never booleans); "integer" accepts JSON integers only.
 FIELDS: Final = tuple((f.name, f.type) for f in CONTRACT.fields)
 FIELD_NAMES: Final = CONTRACT.field_names
-ID_FIELDS: Final = tuple(f.name for f in CONTRACT.fields if f.rule == "id")
 # The cap (in characters) of every string field that has one.
 MAX_LENGTH: Final = {f.name: f.max_length for f in CONTRACT.fields if f.max_length is not None}
-MAX_ID_LENGTH: Final = max(MAX_LENGTH[n] for n in ID_FIELDS)
 MAX_LOCATION_LENGTH: Final = MAX_LENGTH["location"]
-
-# Compact codes the Spark app carries instead of strings (index into the tuples above).
-EVENT_TYPE_CODE: Final = {name: i for i, name in enumerate(EVENT_TYPES)}
-CATEGORY_CODE: Final = {name: i for i, name in enumerate(PRODUCT_CATEGORIES)}

@@ -129,7 +129,7 @@ def test_objects_for_another_contract_name_its_types_and_categories(tmp_path: Pa
     doc["event_types"]["wishlist"] = {"field": "wishlists", "label": "Wishlisted"}
     doc["categories"]["values"].append("garden")
     path = tmp_path / "contract.yaml"
-    path.write_text(yaml.safe_dump(doc))
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
     settings = config.load(
         env={"PLATFORM_CONTRACT_PATH": str(path), "PLATFORM_HOME": str(tmp_path)}, overrides={}
     )

@@ -65,7 +65,7 @@ def test_the_contract_path_is_an_option(tmp_path, monkeypatch: pytest.MonkeyPatc
     doc = copy.deepcopy(RAW)
     doc["categories"]["values"].append("garden")
     path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump(doc))
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
     monkeypatch.setenv("PLATFORM_CONTRACT_PATH", str(path))
     assert ct.load().categories.values[-1] == "garden"
     assert isinstance(validate(b'{"x":1}', NOW, Limits(contract=ct.load())), list)
