@@ -9,9 +9,9 @@ configuration, and each task's log says what it created, what already existed an
    (``ElasticsearchPythonHook``'s client), and the indices themselves.
    It first checks the configured event contract against the installed one (additive changes
    only; a breaking one fails the task, naming each field) and puts new fields on existing indices.
-3. ``render_kibana_objects``: ``kibana/saved_objects.ndjson`` with its event-shaped parts (type
-   and category labels, per-type metrics) for the configured contract, under the state folder.
-4. ``import_kibana_objects``: those data views, visualizations and the dashboard through Kibana's
+3. ``render_kibana_objects``: the Kibana saved objects (``streaming_platform.kibana_objects``) for
+   the configured contract (type and category labels, per-type series), under the state folder.
+4. ``import_kibana_objects``: those data views, Lens visualizations and the dashboard through Kibana's
    import API with ``overwrite=true``. Skipped (logged) when there is no ``kibana_default``
    connection, as in the embedded mode.
 
