@@ -35,9 +35,10 @@ DASHBOARD = "dash-streaming-platform"
 #   (src/platform/plugins/shared/data_views/server/saved_objects/).
 # - lens: its last migration is 8.9.0 (x-pack/platform/plugins/shared/lens/server/migrations/
 #   saved_object_migrations.ts); its first model version came with 9.2 (elastic/kibana#229534).
-# - dashboard: model versions 1-3, written as "10.<n>.0"; 3 added the collapsible sections of
-#   8.19 / 9.1 (elastic/kibana#222450; src/platform/plugins/shared/dashboard/server/
-#   dashboard_saved_object/dashboard_saved_object.ts).
+# - dashboard: model versions, written as "10.<n>.0" (src/platform/plugins/shared/dashboard/
+#   server/dashboard_saved_object/dashboard_saved_object.ts); 3 holds the collapsible sections
+#   (elastic/kibana#222450), a feature of 8.19 (#222103, the 8.19 backport of #220877); 4 came
+#   with 9.x access control.
 # Kibana refuses a type version newer than it knows, and migrates older ones on import.
 CORE_MIGRATION_VERSION = "8.8.0"
 TYPE_MIGRATION_VERSIONS = {"index-pattern": "8.0.0", "lens": "8.9.0", "dashboard": "10.3.0"}
