@@ -51,6 +51,7 @@ COPY --chown=airflow:0 dags /opt/platform/dags
 COPY --chown=airflow:0 plugins /opt/platform/plugins
 COPY --chown=airflow:0 spark_apps /opt/platform/spark_apps
 COPY --chown=airflow:0 expectations /opt/platform/expectations
+COPY --chown=airflow:0 contracts /opt/platform/contracts
 COPY --chown=airflow:0 kibana /opt/platform/kibana
 COPY --from=jars --chown=airflow:0 /build/jvm/spark/target/lib /opt/platform/jvm/spark/target/lib
 COPY --from=jars --chown=airflow:0 /build/jvm/state/target/platform-state.jar /opt/platform/jvm/state/target/platform-state.jar

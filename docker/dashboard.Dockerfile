@@ -12,6 +12,7 @@ ARG PLATFORM_UID=50000
 COPY docker/requirements/dashboard.txt /opt/platform/docker/requirements/dashboard.txt
 RUN pip install --no-cache-dir -r /opt/platform/docker/requirements/dashboard.txt
 COPY src /opt/platform/src
+COPY contracts /opt/platform/contracts
 COPY --from=web /opt/platform/dashboard/web/dist /opt/platform/dashboard/web/dist
 RUN set -eux; \
     mkdir -p /opt/platform/home; \

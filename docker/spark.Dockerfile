@@ -39,6 +39,7 @@ RUN uv pip install --system --break-system-packages --python /opt/python/bin/pyt
         -r /opt/platform/docker/requirements/spark.txt
 
 COPY src /opt/platform/src
+COPY contracts /opt/platform/contracts
 # A named user for the uid: Hadoop's login (UserGroupInformation) fails for a uid without one.
 RUN set -eux; \
     useradd --uid "${PLATFORM_UID}" --gid 0 --no-create-home --home-dir /opt/platform/home platform; \

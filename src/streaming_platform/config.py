@@ -594,6 +594,15 @@ OPTIONS: tuple[Option, ...] = (
     ),
     # -- validation
     Option(
+        "contract.path",
+        str,
+        str(REPO_ROOT / "contracts" / "customer_event.yaml"),
+        "The event contract (YAML): fields, rules, event types and their roles, categories.",
+        "validation",
+        _non_empty,
+        applies=_SPARK,
+    ),
+    Option(
         "validation.max.amount",
         float,
         100_000.0,

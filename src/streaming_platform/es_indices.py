@@ -26,8 +26,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from streaming_platform import contract as ct
 from streaming_platform.config import Settings
-from streaming_platform.events import PRODUCT_CATEGORIES
 
 LONG = {"type": "long"}
 INT = {"type": "integer"}
@@ -41,28 +41,31 @@ DATE = {"type": "date", "format": "strict_date_optional_time||epoch_millis"}
 BOOL = {"type": "boolean"}
 
 
-def _counts_by_type(prefix: str = "") -> dict[str, Any]:
-    return {f"{prefix}{n}": LONG for n in ("views", "add_to_cart", "purchases", "refunds")}
+def _counts_by_type(contract: ct.Contract) -> dict[str, Any]:
+    """One count per event type of the contract (its ``field``)."""
+    return {t.field: LONG for t in contract.event_types}
 
 
-AGGREGATES_PROPERTIES: dict[str, Any] = {
-    "window_start": DATE,
-    "window_end": DATE,
-    "product_category": KEYWORD,
-    "events": LONG,
-    **_counts_by_type(),
-    "units": LONG,  # quantity of purchases
-    "purchase_cents": LONG,
-    "refund_cents": LONG,
-    "revenue": DOUBLE,  # (purchases - refunds) in currency units
-    "purchase_amount": DOUBLE,
-    "refund_amount": DOUBLE,
-    "avg_order_value": DOUBLE,  # purchase_amount / purchases (0 when none)
-    "distinct_customers": LONG,
-    "late_events": LONG,  # events of the window that came after the watermark had passed them
-    "batch_id": LONG,  # micro-batch that last wrote the document
-    "updated_at": DATE,
-}
+def aggregates_properties(contract: ct.Contract) -> dict[str, Any]:
+    return {
+        "window_start": DATE,
+        "window_end": DATE,
+        "product_category": KEYWORD,
+        "events": LONG,
+        **_counts_by_type(contract),
+        "units": LONG,  # quantity of the type that adds units (purchases)
+        "purchase_cents": LONG,  # of the type that adds to revenue
+        "refund_cents": LONG,  # of the type that subtracts from it
+        "revenue": DOUBLE,  # (purchases - refunds) in currency units
+        "purchase_amount": DOUBLE,
+        "refund_amount": DOUBLE,
+        "avg_order_value": DOUBLE,  # purchase_amount / purchases (0 when none)
+        "distinct_customers": LONG,
+        "late_events": LONG,  # events of the window that came after the watermark had passed them
+        "contract_version": INT,  # the event contract the document was computed under
+        "batch_id": LONG,  # micro-batch that last wrote the document
+        "updated_at": DATE,
+    }
 
 
 # The customer documents are rewritten whole about once a second per active customer: their
@@ -73,26 +76,29 @@ def _doc_values(spec: dict[str, Any]) -> dict[str, Any]:
     return {**spec, "index": False}
 
 
-CUSTOMERS_PROPERTIES: dict[str, Any] = {
-    "customer_id": KEYWORD,
-    "total_events": _doc_values(LONG),
-    **{name: _doc_values(spec) for name, spec in _counts_by_type().items()},
-    "spend_cents": _doc_values(LONG),
-    "spend": _doc_values(DOUBLE),  # sum of purchase amounts
-    "refund_cents": _doc_values(LONG),
-    "refund_amount": _doc_values(DOUBLE),
-    "first_seen": _doc_values(DATE),
-    "last_seen": _doc_values(DATE),
-    "last_location": KEYWORD,
-    "top_category": KEYWORD,
-    "events_by_category": {
-        "type": "object",
-        "dynamic": "strict",
-        "properties": {c: _doc_values(LONG) for c in PRODUCT_CATEGORIES},
-    },
-    "batch_id": _doc_values(LONG),
-    "updated_at": _doc_values(DATE),
-}
+def customers_properties(contract: ct.Contract) -> dict[str, Any]:
+    return {
+        "customer_id": KEYWORD,
+        "total_events": _doc_values(LONG),
+        **{name: _doc_values(spec) for name, spec in _counts_by_type(contract).items()},
+        "spend_cents": _doc_values(LONG),
+        "spend": _doc_values(DOUBLE),  # sum of purchase amounts
+        "refund_cents": _doc_values(LONG),
+        "refund_amount": _doc_values(DOUBLE),
+        "first_seen": _doc_values(DATE),
+        "last_seen": _doc_values(DATE),
+        "last_location": KEYWORD,
+        "top_category": KEYWORD,
+        "events_by_category": {
+            "type": "object",
+            "dynamic": "strict",
+            "properties": {c: _doc_values(LONG) for c in contract.categories.values},
+        },
+        "contract_version": _doc_values(INT),
+        "batch_id": _doc_values(LONG),
+        "updated_at": _doc_values(DATE),
+    }
+
 
 QUARANTINE_PROPERTIES: dict[str, Any] = {
     "topic": KEYWORD,
@@ -156,7 +162,12 @@ def parse_offset_range(text: str) -> tuple[str, int, int, int] | None:
 
 
 def _template(
-    index: str, properties: dict[str, Any], doc: str, settings: dict[str, Any], replicas: int
+    index: str,
+    properties: dict[str, Any],
+    doc: str,
+    settings: dict[str, Any],
+    replicas: int,
+    contract: ct.Contract,
 ) -> dict[str, Any]:
     body = {
         "index_patterns": [index, f"{index}-v*"],
@@ -173,8 +184,15 @@ def _template(
             "mappings": {"dynamic": "strict", "properties": properties},
         },
     }
-    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
-    body["_meta"] = {"managed_by": "streaming_platform", "description": doc, "version_hash": digest}
+    # The contract the mappings were derived from: the next setup checks a new one against it.
+    installed = ct.to_doc(contract)
+    digest = hashlib.sha256(json.dumps([body, installed], sort_keys=True).encode()).hexdigest()[:16]
+    body["_meta"] = {
+        "managed_by": "streaming_platform",
+        "description": doc,
+        "version_hash": digest,
+        "contract": installed,
+    }
     return body
 
 
@@ -190,15 +208,27 @@ SELF_REFRESHED: dict[str, Any] = {"refresh_interval": "-1"}
 # Elasticsearch's CPU by ~9 % at 45k events/s (bench/README.md).
 CUSTOMERS_SETTINGS: dict[str, Any] = {**SELF_REFRESHED, "merge.policy.segments_per_tier": 20}
 
-# es.index.<key> → (mapping properties, description, index settings beyond the common ones) of
-# every index the streaming app writes.
-_SPEC: dict[str, tuple[dict[str, Any], str, dict[str, Any]]] = {
-    "aggregates": (AGGREGATES_PROPERTIES, "category aggregates per event-time window", SELF_REFRESHED),
-    "customers": (CUSTOMERS_PROPERTIES, "one activity summary per customer", CUSTOMERS_SETTINGS),
-    "quarantine": (QUARANTINE_PROPERTIES, "invalid records with every reason", {}),
-    "runtime": (RUNTIME_PROPERTIES, "streaming app health per micro-batch", {}),
-}
-APP_INDEX_KEYS = tuple(_SPEC)
+
+def _spec(contract: ct.Contract) -> dict[str, tuple[dict[str, Any], str, dict[str, Any]]]:
+    """es.index.<key> → (mapping properties, description, index settings beyond the common ones)
+    of every index the streaming app writes; the event-shaped ones follow the contract."""
+    return {
+        "aggregates": (
+            aggregates_properties(contract),
+            "category aggregates per event-time window",
+            SELF_REFRESHED,
+        ),
+        "customers": (
+            customers_properties(contract),
+            "one activity summary per customer",
+            CUSTOMERS_SETTINGS,
+        ),
+        "quarantine": (QUARANTINE_PROPERTIES, "invalid records with every reason", {}),
+        "runtime": (RUNTIME_PROPERTIES, "streaming app health per micro-batch", {}),
+    }
+
+
+APP_INDEX_KEYS = ("aggregates", "customers", "quarantine", "runtime")
 
 
 def app_indices(settings: Settings) -> list[str]:
@@ -271,11 +301,14 @@ def delete_app_indices(es: Any, settings: Settings) -> None:
 
 
 def templates(settings: Settings) -> dict[str, dict[str, Any]]:
-    """Template name -> body for every index the streaming app writes."""
+    """Template name -> body for every index the streaming app writes (``contract.path``'s contract)."""
     out = {}
-    for key, (props, doc, index_settings) in _SPEC.items():
+    contract = ct.load(settings["contract.path"])
+    for key, (props, doc, index_settings) in _spec(contract).items():
         index = settings[f"es.index.{key}"]
-        out[f"{index}-template"] = _template(index, props, doc, index_settings, settings["es.replicas"])
+        out[f"{index}-template"] = _template(
+            index, props, doc, index_settings, settings["es.replicas"], contract
+        )
     return out
 
 
@@ -294,9 +327,11 @@ class TemplateReport:
     updated: list[str] = field(default_factory=list)
     indices_created: list[str] = field(default_factory=list)
     indices_updated: list[str] = field(default_factory=list)  # took a changed template's settings
+    contract: list[str] = field(default_factory=list)  # "name vN", and "(was vM)" after a change
 
     def as_dict(self) -> dict[str, list[str]]:
         return {
+            "contract": self.contract,
             "created": self.created,
             "unchanged": self.unchanged,
             "updated": self.updated,
@@ -323,12 +358,38 @@ def _existing_hash(es: Any, name: str) -> str | None:
     return str(found[0]["index_template"].get("_meta", {}).get("version_hash", ""))
 
 
+def installed_contract(es: Any, settings: Settings) -> ct.Contract | None:
+    """The contract the aggregates index's template was last put from (None: none yet)."""
+    name = f"{settings['es.index.aggregates']}-template"
+    found = es.options(ignore_status=404).indices.get_index_template(name=name).get("index_templates", [])
+    doc = found[0]["index_template"].get("_meta", {}).get("contract") if found else None
+    return ct.parse(doc, f"index template {name}") if doc else None
+
+
+class IncompatibleContract(ValueError):
+    """The configured contract would break what the installed one promised."""
+
+
 def ensure_templates(es: Any, settings: Settings) -> TemplateReport:
-    """Put missing or outdated templates; create version 1 behind the aliases when there is no
+    """Check the contract against the installed one; put missing or outdated templates (new
+    fields go on the existing indices); create version 1 behind the aliases when there is no
     version yet; report what was done."""
     report = TemplateReport()
+    bodies = templates(settings)
+    new = ct.load(settings["contract.path"])
+    old = installed_contract(es, settings)
+    if old is not None:
+        problems = ct.compatibility(old, new)
+        if problems:
+            raise IncompatibleContract(
+                f"contract {new.source} (v{new.version}) is not compatible with the installed "
+                f"v{old.version}: {'; '.join(problems)}. Revert the change, or install it under new "
+                "index names (es.index.*) with a new checkpoint."
+            )
+    was = f" (was v{old.version})" if old is not None and old.version != new.version else ""
+    report.contract.append(f"{new.name} v{new.version}{was}")
     changed = []
-    for name, body in templates(settings).items():
+    for name, body in bodies.items():
         current = _existing_hash(es, name)
         if current == body["_meta"]["version_hash"]:
             report.unchanged.append(name)

@@ -1,8 +1,7 @@
-"""The customer event: field names, types and allowed values, shared by every component.
+"""The customer event's names, as the process's contract (:mod:`streaming_platform.contract`) says.
 
-The producer writes events of this shape, :mod:`streaming_platform.validation` checks them, the
-Spark app parses them, the data-quality checks and the dashboard read the same names. Keep this
-module free of heavy imports (pyspark is imported lazily) so the dashboard can use it cheaply.
+Shorthands for the components that read the contract loaded at start-up (the ``contract.path``
+option); code that may be handed another contract takes a :class:`~streaming_platform.contract.Contract`.
 
 Example (one Kafka message value, UTF-8 JSON, keyed by ``customer_id``)::
 
@@ -22,52 +21,16 @@ from __future__ import annotations
 
 from typing import Final
 
-EVENT_TYPES: Final = ("view", "add_to_cart", "purchase", "refund")
-PRODUCT_CATEGORIES: Final = (
-    "electronics",
-    "fashion",
-    "home",
-    "beauty",
-    "sports",
-    "books",
-    "toys",
-    "grocery",
-)
-LOCATIONS: Final = (
-    "Berlin",
-    "London",
-    "Paris",
-    "Madrid",
-    "Rome",
-    "Amsterdam",
-    "Warsaw",
-    "Vienna",
-    "Stockholm",
-    "Lisbon",
-)
+from streaming_platform.contract import current
 
-# Required fields in document order, with the JSON type each must have. "number" accepts JSON
-# integers and floats (never booleans); "integer" accepts JSON integers only.
-FIELDS: Final[tuple[tuple[str, str], ...]] = (
-    ("event_id", "string"),
-    ("timestamp", "string"),
-    ("customer_id", "string"),
-    ("event_type", "string"),
-    ("product_category", "string"),
-    ("product_id", "string"),
-    ("amount", "number"),
-    ("quantity", "integer"),
-    ("location", "string"),
-)
-FIELD_NAMES: Final = tuple(name for name, _ in FIELDS)
-# Identifier-like strings must be non-empty and at most this long (they become document ids).
-MAX_ID_LENGTH: Final = 128
-ID_FIELDS: Final = ("event_id", "customer_id", "product_id")
-MAX_LOCATION_LENGTH: Final = 256
-# The cap (in characters) of every free-text string field. event_type and product_category are
-# bounded by their value sets, timestamp by its grammar.
-MAX_LENGTH: Final = {**{name: MAX_ID_LENGTH for name in ID_FIELDS}, "location": MAX_LOCATION_LENGTH}
-
-# Compact codes the Spark app carries instead of strings (index into the tuples above).
-EVENT_TYPE_CODE: Final = {name: i for i, name in enumerate(EVENT_TYPES)}
-CATEGORY_CODE: Final = {name: i for i, name in enumerate(PRODUCT_CATEGORIES)}
+CONTRACT: Final = current()
+EVENT_TYPES: Final = CONTRACT.event_type_names
+PRODUCT_CATEGORIES: Final = CONTRACT.categories.values
+LOCATIONS: Final = CONTRACT.sample_locations
+# Fields in document order, with the JSON type each must have. "number" accepts JSON integers and
+# floats (never booleans); "integer" accepts JSON integers only.
+FIELDS: Final = tuple((f.name, f.type) for f in CONTRACT.fields)
+FIELD_NAMES: Final = CONTRACT.field_names
+# The cap (in characters) of every string field that has one.
+MAX_LENGTH: Final = {f.name: f.max_length for f in CONTRACT.fields if f.max_length is not None}
+MAX_LOCATION_LENGTH: Final = MAX_LENGTH["location"]

@@ -32,12 +32,13 @@ from confluent_kafka import KafkaException
 
 from streaming_platform import clients, config
 from streaming_platform import json_columns as jc
-from streaming_platform.events import EVENT_TYPES, LOCATIONS, PRODUCT_CATEGORIES
+from streaming_platform.events import CONTRACT, EVENT_TYPES, LOCATIONS, PRODUCT_CATEGORIES
 from streaming_platform.progress import say
 
 Record = tuple[bytes | None, bytes, str]  # key, value, kind
 
-DEFAULT_MIX = {"view": 60, "add_to_cart": 20, "purchase": 15, "refund": 5}
+# The contract's event types with their sample weights.
+DEFAULT_MIX = {t.name: t.sample_weight for t in CONTRACT.event_types}
 # Each bad kind breaks exactly one rule (so its expected reason is known); see validation.py.
 BAD_KINDS = (
     "not_json",
@@ -58,7 +59,8 @@ BAD_KINDS = (
     "not_utf8",
     "duplicate_event_id",
 )
-# Unit prices by category: (low, high) in currency units.
+# Unit prices by category: (low, high) in currency units; a category new to the contract: DEFAULT_PRICE.
+DEFAULT_PRICE = (5.0, 100.0)
 PRICES = {
     "electronics": (20.0, 1500.0),
     "fashion": (10.0, 300.0),
@@ -70,6 +72,7 @@ PRICES = {
     "grocery": (1.0, 40.0),
 }
 PRODUCTS_PER_CATEGORY = 500
+UNKNOWN_TYPE = "teleport" + "_" * max(len(t) for t in EVENT_TYPES)  # in no contract's types
 
 
 def customer_id(i: int) -> str:
@@ -125,8 +128,8 @@ class EventGenerator:
         self._type_cum = np.cumsum(list(self.mix.values()))
         self._view = list(self.mix).index("view") if "view" in self.mix else -1
         # Unit prices in cents, so amounts are exact decimals (no float formatting).
-        self._low = np.array([PRICES[c][0] * 100 for c in cats])
-        self._high = np.array([PRICES[c][1] * 100 for c in cats])
+        self._low = np.array([PRICES.get(c, DEFAULT_PRICE)[0] * 100 for c in cats])
+        self._high = np.array([PRICES.get(c, DEFAULT_PRICE)[1] * 100 for c in cats])
         self._seq = 0
         self._bad_seq = 0
         self._recent: list[tuple[bytes, bytes]] = []  # valid records a duplicate can copy
@@ -181,8 +184,9 @@ class EventGenerator:
             "null_field": lambda e: e.update(location=None),
             "wrong_type": lambda e: e.update(quantity=str(e["quantity"])),
             "bad_value": lambda e: e.update(product_id=""),
-            "unknown_event_type": lambda e: e.update(event_type="wishlist"),
-            "unknown_product_category": lambda e: e.update(product_category="weapons"),
+            "unknown_event_type": lambda e: e.update(event_type=UNKNOWN_TYPE),
+            # A dot: no contract's category can hold one.
+            "unknown_product_category": lambda e: e.update(product_category="weapons.unknown"),
             "negative_amount": lambda e: e.update(amount=-12.5),
             "amount_out_of_range": lambda e: e.update(amount=1e9),
             "negative_quantity": lambda e: e.update(quantity=-1),

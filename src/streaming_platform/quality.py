@@ -4,8 +4,9 @@ Great Expectations has no Elasticsearch data source, so each index is read into 
 (``search_after`` pages of 5,000, newest first, at most ``quality.max.docs`` documents) and
 validated with a pandas data source and a whole-dataframe batch definition, through a GX
 checkpoint whose action updates the Data Docs. Suites are JSON in ``expectations/`` (GX 1.x suite
-format); each expectation's GX ``severity`` says what a failure means: ``critical`` (GX's default)
-fails the task, ``warning`` and ``info`` are reported.
+format) whose event-shaped parts come from the event contract (:func:`suite_dict` fills them in:
+see :func:`_expand`); each expectation's GX ``severity`` says what a failure means: ``critical``
+(GX's default) fails the task, ``warning`` and ``info`` are reported.
 
 A few derived columns make rules of the documents checkable as column expectations:
 ``window_length_error_s`` (window_end − window_start − configured window), ``window_alignment_s``
@@ -28,8 +29,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from streaming_platform import config
+from streaming_platform import contract as ct
 from streaming_platform.config import REPO_ROOT, Settings
-from streaming_platform.es_indices import app_indices, parse_offset_range
+from streaming_platform.es_indices import (
+    aggregates_properties,
+    app_indices,
+    customers_properties,
+    parse_offset_range,
+)
 from streaming_platform.validation import LATE_EVENT
 
 if TYPE_CHECKING:  # pandas is imported where frames are made: the dashboard imports this module
@@ -53,15 +60,66 @@ def data_docs_dir(settings: Settings) -> Path:
     return gx_root(settings) / "data_docs"
 
 
-def suite_dict(name: str) -> dict[str, Any]:
-    return json.loads((SUITES_DIR / f"{name}.json").read_text())
+def suite_dict(name: str, contract: ct.Contract | None = None) -> dict[str, Any]:
+    """The suite ``expectations/<name>.json`` with its contract-derived parts filled in."""
+    spec = json.loads((SUITES_DIR / f"{name}.json").read_text())
+    return _expand(spec, contract or ct.current())
 
 
-def build_suite(name: str) -> Any:
+def _columns(properties: dict[str, Any]) -> list[str]:
+    """An index's mapped fields as the frames name them (objects flattened: ``a.b``)."""
+    out = []
+    for key, spec in properties.items():
+        nested = spec.get("properties") if spec.get("type") == "object" else None
+        out += [f"{key}.{sub}" for sub in nested] if nested else [key]
+    return out
+
+
+def _expand(spec: dict[str, Any], contract: ct.Contract) -> dict[str, Any]:
+    """Fill in what the contract decides, so no suite restates it:
+
+    - ``{"$contract": "categories"}``: the known categories;
+    - ``{"$contract": "columns:aggregates" | "columns:customers", "plus": [...]}``: the index's
+      mapped fields (from the same functions as its template) and the derived columns;
+    - an expectation with ``"for_each": "event_type"``: one per event type, ``{field}`` in its
+      kwargs replaced by the type's count field.
+    """
+    columns = {
+        "aggregates": _columns(aggregates_properties(contract)),
+        "customers": _columns(customers_properties(contract)),
+    }
+
+    def value(v: Any) -> Any:
+        if isinstance(v, dict) and "$contract" in v:
+            what = v["$contract"]
+            if what == "categories":
+                return list(contract.categories.values)
+            if what.startswith("columns:"):
+                return sorted(columns[what.removeprefix("columns:")] + list(v.get("plus", [])))
+            raise ValueError(f"suite: unknown contract part {what!r}")
+        return v
+
+    expectations = []
+    for exp in spec["expectations"]:
+        kwargs = {k: value(v) for k, v in exp["kwargs"].items()}
+        per = exp.get("for_each")
+        rest = {k: v for k, v in exp.items() if k not in ("kwargs", "for_each")}
+        if per == "event_type":
+            for t in contract.event_types:
+                filled = {
+                    k: v.replace("{field}", t.field) if isinstance(v, str) else v for k, v in kwargs.items()
+                }
+                expectations.append({**rest, "kwargs": filled})
+        else:
+            expectations.append({**rest, "kwargs": kwargs})
+    return {**spec, "expectations": expectations}
+
+
+def build_suite(name: str, contract: ct.Contract | None = None) -> Any:
     import great_expectations as gx
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-    spec = suite_dict(name)
+    spec = suite_dict(name, contract)
     expectations = [ExpectationConfiguration(**e).to_domain_obj() for e in spec["expectations"]]
     return gx.ExpectationSuite(name=spec["name"], expectations=expectations, meta=spec.get("meta", {}))
 
@@ -173,8 +231,10 @@ def _to_datetime(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values, utc=True, format="ISO8601")
 
 
-def _type_sum_gap(frame: pd.DataFrame, total: str) -> pd.Series:
-    return frame[total] - frame[["views", "add_to_cart", "purchases", "refunds"]].sum(axis=1)
+def _type_sum_gap(frame: pd.DataFrame, total: str, settings: Settings) -> pd.Series:
+    """The total minus the sum of the per-type counts (a type newer than a document: 0)."""
+    counts = [t.field for t in ct.load(settings["contract.path"]).event_types]
+    return frame[total] - frame.reindex(columns=counts).sum(axis=1)
 
 
 def aggregates_frame(es: Any, settings: Settings) -> pd.DataFrame:
@@ -186,7 +246,7 @@ def aggregates_frame(es: Any, settings: Settings) -> pd.DataFrame:
     length = (frame["window_end"] - frame["window_start"]).dt.total_seconds()
     frame["window_length_error_s"] = length - window
     frame["window_alignment_s"] = (frame["window_start"].astype("int64") // 10**9) % window
-    frame["type_sum_gap"] = _type_sum_gap(frame, "events")
+    frame["type_sum_gap"] = _type_sum_gap(frame, "events", settings)
     return frame
 
 
@@ -194,7 +254,7 @@ def customers_frame(es: Any, settings: Settings) -> pd.DataFrame:
     sort = [{"last_seen": "desc"}, {"customer_id": "asc"}]
     frame = read_frame(es, settings["es.index.customers"], sort, settings["quality.max.docs"])
     if not frame.empty:
-        frame["type_sum_gap"] = _type_sum_gap(frame, "total_events")
+        frame["type_sum_gap"] = _type_sum_gap(frame, "total_events", settings)
     return frame
 
 

@@ -21,8 +21,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import yaml
 
-from streaming_platform import config, es_indices
+from streaming_platform import config, contract, es_indices, kibana_objects
 from streaming_platform.runtime.airflow import PLUGINS_FOLDER
 
 NDJSON = config.REPO_ROOT / "kibana" / "saved_objects.ndjson"
@@ -55,28 +56,39 @@ def test_every_line_is_one_saved_object() -> None:
 def test_the_expected_objects_are_shipped() -> None:
     kinds = [o["type"] for o in _objects()]
     assert kinds.count("dashboard") == 1
-    assert kinds.count("visualization") >= 6
+    assert kinds.count("lens") >= 6
+    assert set(kinds) == {"index-pattern", "lens", "dashboard"}, "no legacy visualization objects"
     titles = {o["attributes"]["title"] for o in _objects() if o["type"] == "index-pattern"}
     assert titles == set(es_indices.mappings(SETTINGS)), "one data view per index the app writes"
+
+
+def test_every_object_carries_kibana_8_19_migration_versions() -> None:
+    for obj in _objects():
+        assert obj.get("coreMigrationVersion") == kibana_objects.CORE_MIGRATION_VERSION, obj["id"]
+        expected = kibana_objects.TYPE_MIGRATION_VERSIONS[obj["type"]]
+        assert obj.get("typeMigrationVersion") == expected, obj["id"]
+        assert "migrationVersion" not in obj, f"{obj['id']}: the pre-8.8 field"
 
 
 def test_references_resolve() -> None:
     known = _by_id()
     for obj in _objects():
+        names = [ref["name"] for ref in obj["references"]]
+        assert len(names) == len(set(names)), f"{obj['id']}: duplicate reference names"
         for ref in obj["references"]:
             assert (ref["type"], ref["id"]) in known, f"{obj['id']} references missing {ref}"
 
 
-def _mapping_of(data_view_id: str) -> dict[str, Any]:
-    title = _by_id()[("index-pattern", data_view_id)]["attributes"]["title"]
-    return es_indices.mappings(SETTINGS)[title]
-
-
-def _field_type(mapping: dict[str, Any], field: str) -> str | None:
+def _field(mapping: dict[str, Any], field: str) -> dict[str, Any] | None:
     node: dict[str, Any] = {"properties": mapping}
     for part in field.split("."):
         node = (node.get("properties") or {}).get(part) or {}
-    return node.get("type", "object" if node else None)
+    return node or None
+
+
+def _field_type(mapping: dict[str, Any], field: str) -> str | None:
+    node = _field(mapping, field)
+    return None if node is None else node.get("type", "object")
 
 
 def test_data_views_time_fields_are_dates() -> None:
@@ -86,21 +98,79 @@ def test_data_views_time_fields_are_dates() -> None:
             assert _field_type(mapping, obj["attributes"]["timeFieldName"]) == "date", obj["id"]
 
 
-def test_visualization_fields_exist_in_index_templates() -> None:
-    for obj in _objects():
-        if obj["type"] != "visualization":
+def _lens_problems(
+    obj: dict[str, Any], objects: list[dict[str, Any]], settings: config.Settings
+) -> list[str]:
+    """What is wrong with one Lens object: its layers' data views, columns and their fields, and
+    the visualization's column ids. Empty when all is right."""
+    problems = []
+    mappings = es_indices.mappings(settings)
+    titles = {o["id"]: o["attributes"]["title"] for o in objects if o["type"] == "index-pattern"}
+    refs = {r["name"]: r for r in obj["references"]}
+    layers = obj["attributes"]["state"]["datasourceStates"]["formBased"]["layers"]
+    if not layers:
+        problems.append("no layer")
+    columns: dict[str, dict[str, Any]] = {}
+    for layer_id, layer in layers.items():
+        ref = refs.get(f"indexpattern-datasource-layer-{layer_id}")
+        if ref is None or ref["type"] != "index-pattern" or ref["id"] not in titles:
+            problems.append(f"layer {layer_id}: no data view reference")
             continue
-        search = json.loads(obj["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
-        refs = {r["name"]: r for r in obj["references"]}
-        ref = refs[search["indexRefName"]]
-        assert ref["type"] == "index-pattern"
-        mapping = _mapping_of(ref["id"])
-        state = json.loads(obj["attributes"]["visState"])
-        assert state["title"] == obj["attributes"]["title"]
-        for agg in state["aggs"]:
-            field = agg["params"].get("field")
-            if field is not None:
-                assert _field_type(mapping, field) not in (None, "object", "text"), f"{obj['id']}: {field}"
+        mapping = mappings[titles[ref["id"]]]
+        if layer["columnOrder"] != list(layer["columns"]):
+            problems.append(f"layer {layer_id}: columnOrder {layer['columnOrder']} != columns")
+        for cid, col in layer["columns"].items():
+            columns[cid] = col
+            op, field = col["operationType"], col["sourceField"]
+            if op == "count" and field == kibana_objects.RECORDS:
+                continue
+            node = _field(mapping, field)
+            allowed = kibana_objects.OPERATION_FIELD_TYPES.get(op)
+            if allowed is None:
+                problems.append(f"{cid}: unknown operation {op}")
+            elif node is None:
+                problems.append(f"{cid}: {field} is not in the mapping of {titles[ref['id']]}")
+            elif node.get("type") not in allowed or node.get("doc_values") is False:
+                problems.append(f"{cid}: {field} ({node.get('type')}) is not aggregatable by {op}")
+            order = col.get("params", {}).get("orderBy", {})
+            if order.get("type") == "column" and order.get("columnId") not in layer["columns"]:
+                problems.append(f"{cid}: ordered by a missing column {order.get('columnId')}")
+    vis = obj["attributes"]["state"]["visualization"]
+    vis_layers = vis.get("layers", [vis])
+    used: list[str] = []
+    for lyr in vis_layers:
+        if lyr.get("layerId") not in layers:
+            problems.append(f"visualization layer {lyr.get('layerId')} is not a datasource layer")
+        for key in ("xAccessor", "splitAccessor"):
+            used += [lyr[key]] if key in lyr else []
+        for key in ("accessors", "primaryGroups", "metrics"):
+            used += lyr.get(key, [])
+        used += [c["columnId"] for c in lyr.get("columns", [])]
+    problems += [f"visualization uses a missing column {c}" for c in used if c not in columns]
+    problems += [f"column {c} is shown nowhere" for c in columns if c not in used]
+    return problems
+
+
+def test_lens_columns_are_fields_the_indices_aggregate() -> None:
+    lenses = [o for o in _objects() if o["type"] == "lens"]
+    assert {o["attributes"]["visualizationType"] for o in lenses} >= {"lnsXY", "lnsDatatable", "lnsPie"}
+    for obj in lenses:
+        assert _lens_problems(obj, _objects(), SETTINGS) == [], obj["id"]
+
+
+def test_the_lens_check_catches_a_wrong_field() -> None:
+    """The check above can fail: a text field, a missing one, an unshown column."""
+    objects = _objects()
+    [revenue] = [o for o in objects if o["id"] == "lens-category-revenue"]
+    state = revenue["attributes"]["state"]
+    columns = state["datasourceStates"]["formBased"]["layers"]["layer"]["columns"]
+    columns["revenue"]["sourceField"] = "product_category"  # a keyword: no sum
+    columns["time"]["sourceField"] = "no_such_field"
+    state["visualization"]["layers"][0]["accessors"] = []
+    problems = _lens_problems(revenue, objects, SETTINGS)
+    assert any("product_category (keyword) is not aggregatable by sum" in p for p in problems), problems
+    assert any("no_such_field is not in the mapping" in p for p in problems), problems
+    assert "column revenue is shown nowhere" in problems, problems
 
 
 def test_dashboard_panels_match_references() -> None:
@@ -109,10 +179,44 @@ def test_dashboard_panels_match_references() -> None:
     names = {r["name"] for r in dash["references"]}
     assert len(panels) == len(dash["references"]) >= 6
     for panel in panels:
+        assert panel["type"] == "lens", panel
+        assert panel["panelRefName"] == f"panel_{panel['panelIndex']}", panel
+        assert panel["gridData"]["i"] == panel["panelIndex"], panel
         assert f"{panel['panelIndex']}:{panel['panelRefName']}" in names, panel
-    assert {r["id"] for r in dash["references"]} == {
-        o["id"] for o in _objects() if o["type"] == "visualization"
-    }
+    assert {r["id"] for r in dash["references"]} == {o["id"] for o in _objects() if o["type"] == "lens"}
+    assert {r["type"] for r in dash["references"]} == {"lens"}
+
+
+def test_the_committed_objects_are_the_generator_s_for_the_shipped_contract() -> None:
+    assert kibana_objects.dumps(kibana_objects.build(SETTINGS)) == NDJSON.read_text(), (
+        "run .venv/bin/python -m streaming_platform.kibana_objects"
+    )
+
+
+def test_objects_for_another_contract_name_its_types_and_categories(tmp_path: Path) -> None:
+    """A contract with a new event type and category: labels and series follow, fields exist."""
+    doc = yaml.safe_load(Path(contract.load().source).read_text())
+    doc["version"] += 1
+    doc["event_types"]["wishlist"] = {"field": "wishlists", "label": "Wishlisted"}
+    doc["categories"]["values"].append("garden")
+    path = tmp_path / "contract.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    settings = config.load(
+        env={"PLATFORM_CONTRACT_PATH": str(path), "PLATFORM_HOME": str(tmp_path)}, overrides={}
+    )
+    objects = kibana_objects.read(kibana_objects.render(settings))
+    views = {o["id"]: json.loads(o["attributes"].get("fieldAttrs", "{}")) for o in objects}
+    assert views["dv-pipeline-metrics"]["wishlists"] == {"customLabel": "Wishlisted"}
+    assert "events_by_category.garden" in views["dv-customer-activity"]
+    mappings = es_indices.mappings(settings)
+    assert _field_type(mappings["customer-activity"], "events_by_category.garden") == "long"
+    [events] = [o for o in objects if o["id"] == kibana_objects.EVENTS_VISUALIZATION]
+    columns = events["attributes"]["state"]["datasourceStates"]["formBased"]["layers"]["layer"]["columns"]
+    assert columns["type-wishlist"]["sourceField"] == "wishlists"
+    assert columns["type-wishlist"]["label"] == "Wishlisted"
+    for obj in objects:
+        if obj["type"] == "lens":
+            assert _lens_problems(obj, objects, settings) == [], obj["id"]
 
 
 # --------------------------------------------------------------------------- HTTP contract
@@ -207,12 +311,10 @@ def test_import_errors_fail_the_task(kibana: type[FakeKibana], airflow_db: Path)
         {
             "success": False,
             "successCount": 10,
-            "errors": [
-                {"type": "visualization", "id": "vis-latency", "error": {"type": "missing_references"}}
-            ],
+            "errors": [{"type": "lens", "id": "lens-latency", "error": {"type": "missing_references"}}],
         },
     )
-    with pytest.raises(RuntimeError, match="vis-latency: missing_references"):
+    with pytest.raises(RuntimeError, match="lens-latency: missing_references"):
         _operator().execute(context={})
 
 

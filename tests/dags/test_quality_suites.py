@@ -1,4 +1,4 @@
-"""The GX suites in ``expectations/`` agree with the event schema and the index templates."""
+"""The GX suites in ``expectations/`` agree with the event contract and the index templates."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from streaming_platform import es_indices, events, quality, validation
+from streaming_platform import contract, es_indices, events, quality, validation
 
 
 def _expectations(suite: str, kind: str) -> list[dict]:
@@ -35,9 +35,14 @@ def test_allowed_categories_are_the_event_schema_s() -> None:
 def test_columns_are_the_mapped_fields_one_count_per_event_type() -> None:
     [agg] = _expectations("aggregates", "expect_table_columns_to_match_set")
     derived = {"window_length_error_s", "window_alignment_s", "type_sum_gap"}
-    assert set(agg["kwargs"]["column_set"]) == set(es_indices.AGGREGATES_PROPERTIES) | derived
-    per_type = {"views", "add_to_cart", "purchases", "refunds"}
+    mapped = es_indices.aggregates_properties(contract.current())
+    assert set(agg["kwargs"]["column_set"]) == set(mapped) | derived
+    per_type = {t.field for t in contract.current().event_types}
     assert len(per_type) == len(events.EVENT_TYPES) and per_type <= set(agg["kwargs"]["column_set"])
+    between = {
+        e["kwargs"]["column"] for e in _expectations("aggregates", "expect_column_values_to_be_between")
+    }
+    assert per_type <= between  # one non-negative count per event type
     [cust] = _expectations("customers", "expect_table_columns_to_match_set")
     for category in events.PRODUCT_CATEGORIES:
         assert f"events_by_category.{category}" in cust["kwargs"]["column_set"]

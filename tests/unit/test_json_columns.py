@@ -7,8 +7,8 @@ import orjson
 import pytest
 
 from streaming_platform import json_columns as jc
-from streaming_platform.events import PRODUCT_CATEGORIES
-from streaming_platform.streaming.documents import TYPE_FIELDS, customer_sources
+from streaming_platform.events import CONTRACT, PRODUCT_CATEGORIES
+from streaming_platform.streaming.documents import customer_sources
 from tests.doc_rows import CATS, CUSTOMER_WIDTH, FIRST, LAST, N_TYPES, REFUND, SPEND, customer_rows
 
 
@@ -39,7 +39,7 @@ def expected_customer(cid: str, location: str, r: list[int], batch_id: int, now_
     return {
         "customer_id": cid,
         "total_events": sum(r[:N_TYPES]),
-        **{name: r[i] for i, name in enumerate(TYPE_FIELDS)},
+        **{t.field: r[i] for i, t in enumerate(CONTRACT.event_types)},
         "spend_cents": r[SPEND],
         "spend": r[SPEND] / 100,
         "refund_cents": r[REFUND],
@@ -49,6 +49,7 @@ def expected_customer(cid: str, location: str, r: list[int], batch_id: int, now_
         "last_location": location,
         "top_category": PRODUCT_CATEGORIES[top],
         "events_by_category": {c: n for c, n in zip(PRODUCT_CATEGORIES, cats, strict=True) if n},
+        "contract_version": CONTRACT.version,
         "batch_id": batch_id,
         "updated_at": now_ms,
     }

@@ -21,7 +21,7 @@ from streaming_platform.streaming.parse import (
     screen,
     vector_accept,
 )
-from streaming_platform.validation import Limits, ValidEvent, validate
+from streaming_platform.validation import Limits, ValidEvent, position_id, validate
 
 NOW = 1_714_564_800_000
 
@@ -115,6 +115,16 @@ HOSTILE = [
     orjson.dumps({**VALID, "location": "x" * 257}),
     orjson.dumps({**VALID, "location": "\u00fc" * 256}),
     orjson.dumps({**VALID, "location": "\u00fc" * 257}),
+    # Categories the contract normalises (trim, case-fold) or refuses; events without an id.
+    with_raw("product_category", b'" Books\t"'),
+    with_raw("product_category", b'"BOOKS"'),
+    with_raw("product_category", b'"\u0042ooks"'),
+    with_raw("product_category", b'"\u00a0books"'),
+    with_raw("product_category", b'"b\u00f6oks"'),
+    with_raw("product_category", b'"\u1e9ee"'),
+    with_raw("product_category", b'"b o o k s"'),
+    with_raw("event_id", b"null"),
+    orjson.dumps({k: v for k, v in VALID.items() if k != "event_id"}),
     b"",
     b"   ",
     None,
@@ -137,7 +147,8 @@ def check_against_spec(values: list[bytes | None], got: list[dict], bad: list[di
         want = validate(value, NOW, limits)
         if isinstance(want, ValidEvent):
             assert row["reasons"] is None, value
-            assert row["event_key"] == int(hash_ids(np.array([want.event_id], object))[0])
+            eid = want.event_id or position_id("t", row["partition"], row["offset"])
+            assert row["event_key"] == int(hash_ids(np.array([eid], object))[0])
             assert row["event_ms"] == want.event_time_ms
             assert row["customer_id"] == want.customer_id
             assert EVENT_TYPES[row["event_type"]] == want.event_type
@@ -197,10 +208,10 @@ def test_fast_path_takes_every_clean_event_and_only_valid_ones() -> None:
     """The point of the fast path: well-formed producer output never goes record by record."""
     gen = EventGenerator(customers=50, seed=4, start_ms=NOW - 60_000, step_ms=3).records()
     values = [next(gen)[1] for _ in range(2000)]
-    idx, table = vector_accept(chunk_of(values), Limits())
+    idx, table = vector_accept("t", chunk_of(values), Limits())
     assert len(idx) == len(values) == table.num_rows
     mixed = records(5)
-    idx, _ = vector_accept(chunk_of(mixed), Limits())
+    idx, _ = vector_accept("t", chunk_of(mixed), Limits())
     assert 0 < len(idx) < len(mixed)
     assert all(isinstance(validate(mixed[i], NOW, Limits()), ValidEvent) for i in idx)
 
@@ -218,7 +229,9 @@ def test_screen_keeps_what_arrow_could_read_differently_away() -> None:
 def test_dirty_stream_goes_record_by_record_until_it_is_clean_again(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
     real = parse.vector_accept
-    monkeypatch.setattr(parse, "vector_accept", lambda chunk, limits: calls.append(1) or real(chunk, limits))
+    monkeypatch.setattr(
+        parse, "vector_accept", lambda topic, chunk, limits: calls.append(1) or real(topic, chunk, limits)
+    )
     monkeypatch.setattr(parse, "RECENT", parse._Recent())
     dirty = records(6)  # ~30 % bad
     gen = EventGenerator(customers=5, seed=8, start_ms=NOW - 60_000, step_ms=3).records()

@@ -286,3 +286,40 @@ def test_producer_bad_kinds_get_their_reason() -> None:
             assert validate(value, NOW, Limits()) == EXPECTED_REASON[kind], (kind, value[:200])
         seen.add(kind)
     assert seen == {"valid", *BAD_KINDS}
+
+
+# The seed README's sample event, as it stands.
+SEED_SAMPLE = (
+    b'{"timestamp": "2024-01-15T10:30:00Z", "customer_id": "cust_001", "event_type": "purchase", '
+    b'"product_category": "Electronics", "product_id": "prod_laptop_001", "amount": 999.99, '
+    b'"quantity": 1, "location": "New York"}'
+)
+
+
+def test_the_seed_sample_is_accepted_verbatim_and_with_a_current_timestamp() -> None:
+    ev = validate(SEED_SAMPLE, NOW, Limits())
+    assert isinstance(ev, ValidEvent)
+    assert ev.event_id is None  # its id is its Kafka position (position_id)
+    assert ev.product_category == "electronics"  # the contract's canonical form
+    assert (ev.amount_cents, ev.quantity) == (99999, 1)
+    current = orjson.loads(SEED_SAMPLE) | {"timestamp": "2024-05-01T11:59:00Z"}
+    assert isinstance(validate(orjson.dumps(current), NOW, Limits()), ValidEvent)
+
+
+@pytest.mark.parametrize("raw", ["Books", " books ", "BOOKS", "\tBoOkS\n"])
+def test_categories_are_normalised_by_the_contract(raw: str) -> None:
+    ev = check({**GOOD, "product_category": raw})
+    assert isinstance(ev, ValidEvent) and ev.product_category == "books"
+
+
+@pytest.mark.parametrize("raw", ["book", "b ooks", "", "electronics2"])
+def test_categories_outside_the_list_are_quarantined(raw: str) -> None:
+    assert check({**GOOD, "product_category": raw}) == ["unknown_product_category"]
+
+
+def test_event_id_is_optional_but_checked_when_given() -> None:
+    assert isinstance(check({k: x for k, x in GOOD.items() if k != "event_id"}), ValidEvent)
+    assert isinstance(check({**GOOD, "event_id": None}), ValidEvent)
+    assert check({**GOOD, "event_id": 7}) == ["wrong_type:event_id"]
+    assert v.position_id("t", 1, 2) != v.position_id("t", 12, 0)
+    assert not v.id_ok(v.position_id("t", 1, 2))  # no event_id can equal a position id

@@ -33,6 +33,15 @@ export default function App() {
       <section id="status">
         <h2>Status</h2>
         {snapshot ? <StatusCards cards={snapshot.cards} now={snapshot.time} /> : <p>Waiting for the first update…</p>}
+        {snapshot?.contract && (
+          <p className="contract" data-testid="contract">
+            {snapshot.contract.error
+              ? `Event contract: ${snapshot.contract.error}`
+              : `Event contract ${snapshot.contract.name} v${snapshot.contract.version}: ` +
+                `${(snapshot.contract.event_types ?? []).map((t) => t.label).join(', ')}; ` +
+                `categories ${(snapshot.contract.categories ?? []).join(', ')}`}
+          </p>
+        )}
       </section>
       <section id="alerts">
         <h2>Alerts</h2>

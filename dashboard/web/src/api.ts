@@ -45,6 +45,14 @@ export interface Snapshot {
   cards: Card[];
   flow: { nodes: FlowNode[]; edges: FlowEdge[] };
   rates: Record<string, number | null>;
+  // The event contract's names and labels (contract.labels); error when it could not be read.
+  contract?: {
+    name?: string;
+    version?: number;
+    event_types?: { name: string; field: string; label: string }[];
+    categories?: string[];
+    error?: string;
+  };
   resources: Record<string, { cpu: number; rss: number; disk: number; pid: number }>;
 }
 

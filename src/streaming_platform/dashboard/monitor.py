@@ -19,7 +19,7 @@ import httpx
 from confluent_kafka import Consumer, KafkaException
 from confluent_kafka.admin import AdminClient
 
-from streaming_platform import health
+from streaming_platform import contract, health
 from streaming_platform.airflow_api import PLATFORM_DAGS, AirflowClient, AirflowError
 from streaming_platform.clients import es_client, kafka_admin, kafka_consumer
 from streaming_platform.config import Settings
@@ -44,6 +44,10 @@ def describe_error(exc: BaseException) -> str:
 class Monitor:
     def __init__(self, settings: Settings, paths: Paths):
         self.settings = settings
+        try:
+            self.contract: dict[str, Any] = contract.labels(contract.load(settings["contract.path"]))
+        except contract.ContractError as exc:  # shown, not fatal: the dashboard reports problems
+            self.contract = {"error": str(exc)}
         self.paths = paths
         self.results: dict[str, status.Probe] = {}
         self.series = {
@@ -249,6 +253,7 @@ class Monitor:
             "cards": cards,
             "flow": status.flow(by_id, rates),
             "rates": rates,
+            "contract": self.contract,
             "resources": self.sampler.latest(),
             "probes": {n: {k: p[k] for k in ("ok", "error", "at", "took_ms")} for n, p in r.items()},
         }

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from streaming_platform import config
+from streaming_platform import config, kibana_objects
 from streaming_platform.es_indices import app_indices, ensure_templates
 from streaming_platform.orchestration.hooks import es_client, kafka_admin
 from streaming_platform.topics import ensure_topics
@@ -40,7 +40,8 @@ def create_topics() -> dict[str, Any]:
 def put_index_templates() -> dict[str, Any]:
     """Put the index templates through ``ElasticsearchPythonHook``'s client; create the indices."""
     settings = config.load()
-    report = ensure_templates(es_client(), settings)
+    report = ensure_templates(es_client(), settings)  # refuses an incompatible contract, naming why
+    _say("event contract", report.contract, "installed")
     _say("index template(s)", report.created, "created")
     _say("index template(s)", report.unchanged, "already existed, unchanged")
     _say("index template(s)", report.updated, "changed (mappings or settings updated)")
@@ -49,3 +50,11 @@ def put_index_templates() -> dict[str, Any]:
     done = report.indices_created + report.indices_updated
     _say("index(es)", [i for i in app_indices(settings) if i not in done], "already existed")
     return report.as_dict()
+
+
+def render_kibana_objects() -> str:
+    """Write the Kibana saved objects for the configured contract; the import reads them."""
+    settings = config.load()
+    path = kibana_objects.render(settings)
+    log.info("Kibana saved objects for contract %s written to %s", settings["contract.path"], path)
+    return str(path)

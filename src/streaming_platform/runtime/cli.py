@@ -22,8 +22,10 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from streaming_platform import config
+from streaming_platform.contract import ContractError
 from streaming_platform.progress import say
 from streaming_platform.runtime import process
 from streaming_platform.runtime.process import Paths, ServiceError, ServiceSpec
@@ -171,6 +173,33 @@ def run_tests(settings: config.Settings, pytest_args: list[str]) -> int:
             down(settings, started)
 
 
+def check_events(settings: config.Settings, source: str) -> int:
+    """Print, per JSON line of ``source`` (a file, or - for stdin), accepted or its reasons."""
+    from streaming_platform.streaming.parse import check_lines  # pyarrow: only when needed
+    from streaming_platform.validation import Limits
+
+    try:
+        data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    except OSError as exc:
+        print(f"ERROR: cannot read {source}: {exc.strerror or exc}", file=sys.stderr, flush=True)
+        return 2
+    lines = [line.rstrip(b"\r") for line in data.split(b"\n")]
+    if lines and lines[-1] == b"":
+        lines.pop()  # the final newline ends the last line; it does not start another
+    limits = Limits.from_settings(settings)
+    verdicts = check_lines(lines, limits, int(time.time() * 1000))
+    for reasons in verdicts:
+        print("accepted" if reasons is None else f"quarantined: {reasons.replace(',', ', ')}")
+    accepted = verdicts.count(None)
+    c = limits.contract
+    print(
+        f"{accepted} accepted, {len(verdicts) - accepted} quarantined "
+        f"(contract {c.name} v{c.version}, {c.source})",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="platform", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -182,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("status")
     sub.add_parser("config")
     sub.add_parser("test").add_argument("pytest_args", nargs=argparse.REMAINDER)
+    sub.add_parser(
+        "check-events", help="validate JSON lines (a file, or - for stdin) against the event contract"
+    ).add_argument("source", help="file of JSON lines, or - for stdin")
     args = parser.parse_args(argv)
     try:
         settings = config.load()
@@ -203,7 +235,9 @@ def main(argv: list[str] | None = None) -> int:
             show_config(settings)
         elif args.command == "test":
             return run_tests(settings, args.pytest_args)
-    except (ServiceError, config.ConfigError) as exc:
+        elif args.command == "check-events":
+            return check_events(settings, args.source)
+    except (ServiceError, config.ConfigError, ContractError) as exc:
         print(f"ERROR: {exc}", file=sys.stderr, flush=True)
         return 1
     return 0

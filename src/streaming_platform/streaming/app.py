@@ -61,8 +61,8 @@ from pyspark.errors import StreamingQueryException
 from streaming_platform import config, es_indices
 from streaming_platform.clients import kafka_admin, kafka_consumer
 from streaming_platform.config import REPO_ROOT, Settings
+from streaming_platform.contract import Contract
 from streaming_platform.es_indices import format_offset_range
-from streaming_platform.events import EVENT_TYPES, PRODUCT_CATEGORIES
 from streaming_platform.health import end_offsets
 from streaming_platform.progress import say
 from streaming_platform.streaming import (
@@ -200,10 +200,11 @@ def build_query(app: StreamApp) -> Any:
     )
     # transformWithState by customer: its summary, dedup within the watermark, its windows (Java).
     window_ms, interval_ms = app.window_ms, app.customer_interval_ms
-    customers = _jvm_step(spark, "customers", events, window_ms, interval_ms, *_codes())
+    customers = _jvm_step(spark, "customers", events, window_ms, interval_ms, *_codes(app.limits.contract))
     # transformWithState by window × category: running totals and late counts; the rest passes through.
     late_ms = config.duration_ms(settings["spark.late.retention"])
-    rows = _jvm_step(spark, "windows", customers, window_ms, late_ms, len(EVENT_TYPES))
+    types = len(app.limits.contract.event_types)
+    rows = _jvm_step(spark, "windows", customers, window_ms, late_ms, types)
     # Sink: each batch's rows as whole documents by id, written by the executors (append mode).
     return (
         rows.writeStream.queryName(APP_NAME.replace("-", "_"))
@@ -213,13 +214,14 @@ def build_query(app: StreamApp) -> Any:
     )
 
 
-def _codes() -> tuple[int, int, int, int]:
-    """Event types and categories as the processors count them (codes: parse.py)."""
+def _codes(contract: Contract) -> tuple[int, int, int, int]:
+    """Event types and categories as the processors count them (codes: parse.py), and the types
+    that add to revenue (and units) and subtract from it (-1: none), as the contract says."""
     return (
-        len(EVENT_TYPES),
-        len(PRODUCT_CATEGORIES),
-        EVENT_TYPES.index("purchase"),
-        EVENT_TYPES.index("refund"),
+        len(contract.event_types),
+        len(contract.categories.values),
+        contract.type_index("revenue", "adds"),
+        contract.type_index("revenue", "subtracts"),
     )
 
 
@@ -333,7 +335,7 @@ class StreamApp:
         try:
             t0 = time.time()
             self.stats.value = StatsParam().zero({})
-            task = WriteTask(batch_id, self.window_ms, self.indices, self.sink)
+            task = WriteTask(batch_id, self.window_ms, self.indices, self.sink, self.limits.contract)
             figures = df.mapInArrow(task, WRITTEN_DDL).toArrow()
             written = {name: int(sum(figures.column(name).to_pylist())) for name in figures.column_names}
             t_written = time.time()
@@ -492,7 +494,7 @@ class StreamApp:
             "value.location AS last_location",
             "value.by_category AS by_category",
         )
-        task = WriteTask(last, self.window_ms, self.indices, self.sink)
+        task = WriteTask(last, self.window_ms, self.indices, self.sink, self.limits.contract)
         figures = waiting.mapInArrow(task, WRITTEN_DDL).toArrow()
         n = int(sum(figures.column("customers").to_pylist()))
         if n:

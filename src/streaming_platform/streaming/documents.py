@@ -21,8 +21,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from streaming_platform import contract as ct
 from streaming_platform import json_columns as jc
-from streaming_platform.events import EVENT_TYPES, PRODUCT_CATEGORIES
 from streaming_platform.streaming.parse import freeze_worker_heap
 from streaming_platform.streaming.sink import (
     SinkConfig,
@@ -37,9 +37,6 @@ from streaming_platform.validation import DUPLICATE_EVENT_ID, LATE_EVENT
 
 # Row kinds (Rows.java).
 WINDOW, LATE, DUPLICATE, CUSTOMER = 0, 1, 2, 3
-PURCHASE = EVENT_TYPES.index("purchase")
-REFUND = EVENT_TYPES.index("refund")
-TYPE_FIELDS = ("views", "add_to_cart", "purchases", "refunds")  # doc field per EVENT_TYPES entry
 
 # What each task returns (one row), summed by the driver for the batch's runtime metrics.
 WRITTEN_DDL = "windows bigint, customers bigint, duplicates bigint, late bigint, rejected bigint"
@@ -60,6 +57,7 @@ class WriteTask:
     window_ms: int
     indices: Indices
     sink: SinkConfig
+    contract: ct.Contract
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         freeze_worker_heap()
@@ -77,13 +75,13 @@ class WriteTask:
         late = rows.filter(pa.array(kind == LATE))
         rejected = 0
         if windows.num_rows:
-            docs = window_docs(windows, self.window_ms, self.batch_id, now_ms)
+            docs = window_docs(windows, self.window_ms, self.batch_id, now_ms, self.contract)
             rejected += bulk_write(es, ndjson(self.indices.aggregates, docs), self.sink)
         if customers.num_rows:
             docs = list(
                 zip(
                     customers.column("customer_id").to_pylist(),
-                    customer_sources(customers, self.batch_id, now_ms),
+                    customer_sources(customers, self.batch_id, now_ms, self.contract),
                     strict=True,
                 )
             )
@@ -105,7 +103,7 @@ class WriteTask:
         docs = []
         for (p, o), ms in zip(positions, rows.column("kafka_ms").to_pylist(), strict=True):
             key, value = found[(p, o)]
-            eid = orjson.loads(value)["event_id"]  # it parsed as a valid event once already
+            eid = orjson.loads(value).get("event_id")  # it parsed as a valid event once already
             docs.append(
                 quarantine_doc(self.indices.topic, p, o, ms, key, value, [reason], self.batch_id, eid)
             )
@@ -124,10 +122,13 @@ def _matrix(col: pa.ChunkedArray, width: int) -> np.ndarray:
 
 
 def window_docs(
-    rows: pa.Table, window_ms: int, batch_id: int, now_ms: int
+    rows: pa.Table, window_ms: int, batch_id: int, now_ms: int, contract: ct.Contract | None = None
 ) -> list[tuple[str, dict[str, Any]]]:
     """Whole window × category documents (id ``<window start>-<category>``)."""
-    by_type = _matrix(rows.column("by_type"), len(EVENT_TYPES)).tolist()
+    contract = contract or ct.current()
+    type_fields = [t.field for t in contract.event_types]
+    purchase = contract.type_index("revenue", "adds")
+    by_type = _matrix(rows.column("by_type"), len(type_fields)).tolist()
     cols = (
         rows.column(c).to_pylist()
         for c in ("window_start", "category", "units", "purchase_cents", "refund_cents", "customers", "late")
@@ -136,14 +137,14 @@ def window_docs(
     for counts, (ws, cat, units, bought, refunded, distinct, late) in zip(
         by_type, zip(*cols, strict=True), strict=True
     ):
-        category = PRODUCT_CATEGORIES[cat]
-        purchases = counts[PURCHASE]
+        category = contract.categories.values[cat]
+        purchases = counts[purchase] if purchase >= 0 else 0
         doc: dict[str, Any] = {
             "window_start": ws,
             "window_end": ws + window_ms,
             "product_category": category,
             "events": sum(counts),
-            **dict(zip(TYPE_FIELDS, counts, strict=True)),
+            **dict(zip(type_fields, counts, strict=True)),
             "units": units,
             "purchase_cents": bought,
             "refund_cents": refunded,
@@ -153,6 +154,7 @@ def window_docs(
             "avg_order_value": round(bought / purchases / 100, 2) if purchases else 0.0,
             "distinct_customers": distinct,
             "late_events": late or 0,
+            "contract_version": contract.version,
             "batch_id": batch_id,
             "updated_at": now_ms,
         }
@@ -160,16 +162,20 @@ def window_docs(
     return docs
 
 
-def customer_sources(rows: pa.Table, batch_id: int, now_ms: int) -> list[bytes]:
+def customer_sources(
+    rows: pa.Table, batch_id: int, now_ms: int, contract: ct.Contract | None = None
+) -> list[bytes]:
     """The customers' documents as JSON, rendered column-wise (:mod:`..json_columns`): ~3 µs a
     document where a dict and ``orjson.dumps`` took ~20."""
-    types = _matrix(rows.column("by_type"), len(EVENT_TYPES))
-    cats = _matrix(rows.column("by_category"), len(PRODUCT_CATEGORIES))
+    contract = contract or ct.current()
+    categories = contract.categories.values
+    types = _matrix(rows.column("by_type"), len(contract.event_types))
+    cats = _matrix(rows.column("by_category"), len(categories))
     spend = rows.column("purchase_cents").to_numpy()
     refund = rows.column("refund_cents").to_numpy()
     top = np.argmax(cats, axis=1)  # most events; ties: the earlier category
-    type_parts = [(f',"{name}":', jc.ints(types[:, i])) for i, name in enumerate(TYPE_FIELDS)]
-    by_category = jc.members([(c, cats[:, i]) for i, c in enumerate(PRODUCT_CATEGORIES)])
+    type_parts = [(f',"{t.field}":', jc.ints(types[:, i])) for i, t in enumerate(contract.event_types)]
+    by_category = jc.members([(c, cats[:, i]) for i, c in enumerate(categories)])
     return jc.rows(
         [
             *('{"customer_id":', jc.strings(rows.column("customer_id").to_pylist())),
@@ -180,8 +186,8 @@ def customer_sources(rows: pa.Table, batch_id: int, now_ms: int) -> list[bytes]:
             *(',"first_seen":', jc.ints(rows.column("first_seen").to_numpy())),
             *(',"last_seen":', jc.ints(rows.column("last_seen").to_numpy())),
             *(',"last_location":', jc.strings(rows.column("last_location").to_pylist())),
-            *(',"top_category":"', pa.array(PRODUCT_CATEGORIES).take(pa.array(top)), '"'),
+            *(',"top_category":"', pa.array(categories).take(pa.array(top)), '"'),
             *(',"events_by_category":{', by_category, "}"),
-            f',"batch_id":{batch_id},"updated_at":{now_ms}}}',
+            f',"contract_version":{contract.version},"batch_id":{batch_id},"updated_at":{now_ms}}}',
         ]
     )

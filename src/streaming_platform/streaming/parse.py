@@ -4,7 +4,8 @@ Used by both sources (``spark.source``): the Python Kafka source (:mod:`.kafka_s
 :func:`parse_records` on what it consumed; with Spark's Kafka source, :class:`ParseTask` runs in
 ``mapInArrow`` on the Kafka rows (value, key, partition, offset, produce time). Either way each
 record becomes one compact row: the normalised fields of a valid event (event id as a 64-bit
-hash, codes for type and category, cents), or only its position and reasons if invalid. Invalid
+hash, of its Kafka position when it has none; codes for type and category; cents), or only its
+position and reasons if invalid. The rules are the contract's (:attr:`Limits.spec`). Invalid
 records are written to the quarantine (Elasticsearch index + dead-letter topic) by the task itself,
 in parallel across tasks, before it ends — a failed write fails the task and so the micro-batch.
 Parsed chunks travel to the driver as Arrow IPC payloads (:data:`PAYLOAD`).
@@ -38,23 +39,15 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 from pyspark.accumulators import AccumulatorParam
 
-from streaming_platform.events import (
-    CATEGORY_CODE,
-    EVENT_TYPE_CODE,
-    EVENT_TYPES,
-    FIELDS,
-    ID_FIELDS,
-    MAX_ID_LENGTH,
-    MAX_LOCATION_LENGTH,
-    PRODUCT_CATEGORIES,
-)
 from streaming_platform.streaming.sink import SinkConfig, quarantine_doc, write_quarantine
 from streaming_platform.validation import (
     Limits,
+    Spec,
     ValidEvent,
     decode,
     parse_timestamp_ms,
     plain_id,
+    position_id,
     validate,
 )
 
@@ -225,7 +218,7 @@ def parse_chunk(topic: str, limits: Limits, chunk: Chunk, bad: list[dict[str, An
     """
     n = len(chunk.values)
     if RECENT.invalid_share <= FAST_PATH_MAX_INVALID:
-        fast_idx, fast = vector_accept(chunk, limits)
+        fast_idx, fast = vector_accept(topic, chunk, limits)
     else:
         fast_idx, fast = np.empty(0, np.int64), PARSED.empty_table()
     parts = [fast] if fast.num_rows else []
@@ -243,10 +236,21 @@ def parse_chunk(topic: str, limits: Limits, chunk: Chunk, bad: list[dict[str, An
 
 # ---------------------------------------------------------------------------- the fast path
 
-# The event fields (events.FIELDS) as Arrow's JSON reader should type them; others are ignored.
+# The contract's fields as Arrow's JSON reader should type them; others are ignored.
 _ARROW_KIND = {"string": pa.string(), "number": pa.float64(), "integer": pa.int64()}
-_EVENT_JSON = pa.schema([(name, _ARROW_KIND[kind]) for name, kind in FIELDS])
-_JSON_PARSE = pj.ParseOptions(explicit_schema=_EVENT_JSON, unexpected_field_behavior="ignore")
+_PARSE_OPTIONS: dict[tuple[tuple[str, str, bool], ...], pj.ParseOptions] = {}
+
+
+def _json_parse(spec: Spec) -> pj.ParseOptions:
+    options = _PARSE_OPTIONS.get(spec.fields)
+    if options is None:
+        schema = pa.schema([(name, _ARROW_KIND[kind]) for name, kind, _ in spec.fields])
+        options = _PARSE_OPTIONS[spec.fields] = pj.ParseOptions(
+            explicit_schema=schema, unexpected_field_behavior="ignore"
+        )
+    return options
+
+
 # Records longer than this go record by record: the limit also bounds the nesting depth below
 # orjson's 1024 levels (Arrow has no limit), and events are ~250 bytes.
 _MAX_FAST_BYTES = 1000
@@ -304,7 +308,8 @@ def _offsets(values: pa.Array) -> np.ndarray:
 class _Lines:
     """Records joined as JSON lines in one buffer, parsed by row ranges (zero-copy slices)."""
 
-    def __init__(self, values: pa.Array) -> None:
+    def __init__(self, values: pa.Array, options: pj.ParseOptions) -> None:
+        self.options = options
         lines = pc.binary_join_element_wise(values, pa.scalar(b""), pa.scalar(b"\n"))
         self.offsets = _offsets(lines)
         self.buffer = lines.buffers()[2]
@@ -324,7 +329,7 @@ class _Lines:
             table = pj.read_json(
                 pa.BufferReader(self.buffer.slice(start, end - start)),
                 read_options=pj.ReadOptions(use_threads=False, block_size=max(end - start + 1, 1 << 16)),
-                parse_options=_JSON_PARSE,
+                parse_options=self.options,
             )
         except (pa.ArrowException, ValueError) as exc:  # ValueError: a message that is not UTF-8
             row = _ERROR_ROW.search(str(exc)) if isinstance(exc, pa.ArrowException) else None
@@ -345,19 +350,49 @@ class _Lines:
 _PLAIN_ID = "^[ -~]*[!-~][ -~]*$"
 
 
-def _plain_ids(col: pa.ChunkedArray) -> np.ndarray:
-    n = pc.fill_null(pc.utf8_length(col), 0).to_numpy()
-    plain = pc.fill_null(pc.match_substring_regex(col, _PLAIN_ID), False).to_numpy(zero_copy_only=False)
-    return (n > 0) & (n <= MAX_ID_LENGTH) & plain
+def _plain_ids(col: pa.ChunkedArray, cap: int, nullable: bool) -> np.ndarray:
+    n = pc.fill_null(pc.utf8_length(col), 1 if nullable else 0).to_numpy()
+    plain = pc.fill_null(pc.match_substring_regex(col, _PLAIN_ID), nullable).to_numpy(zero_copy_only=False)
+    return (n > 0) & (n <= cap) & plain
 
 
-def _lengths_at_most(col: pa.ChunkedArray, cap: int) -> np.ndarray:
-    return pc.fill_null(pc.utf8_length(col), cap + 1).to_numpy() <= cap
+def _lengths_at_most(col: pa.ChunkedArray, cap: int, nullable: bool) -> np.ndarray:
+    return pc.fill_null(pc.utf8_length(col), 0 if nullable else cap + 1).to_numpy() <= cap
 
 
 def _codes(col: pa.ChunkedArray, names: tuple[str, ...]) -> np.ndarray:
     """Index of each value in ``names``, -1 if absent."""
-    return pc.fill_null(pc.index_in(col, value_set=pa.array(names)), -1).to_numpy()
+    return pc.fill_null(pc.index_in(col, value_set=pa.array(names, pa.string())), -1).to_numpy()
+
+
+def _category_codes(col: pa.ChunkedArray, spec: Spec) -> np.ndarray:
+    """Category codes of the values as given or, for ASCII ones, normalised (trim, lower case);
+    -1 for the rest (the record-by-record path normalises them the contract's way)."""
+    codes = _codes(col, spec.policy.values)
+    if (codes < 0).any():
+        norm = col
+        if "trim" in spec.policy.normalise:
+            norm = pc.utf8_trim_whitespace(norm)
+        if "casefold" in spec.policy.normalise:  # casefold = lower case for ASCII
+            norm = pc.utf8_lower(norm)
+        ascii_ = pc.fill_null(pc.string_is_ascii(col), False).to_numpy(zero_copy_only=False)
+        codes = np.where((codes < 0) & ascii_, _codes(norm, spec.policy.values), codes)
+    return codes
+
+
+def _in_range(col: pa.ChunkedArray, lo: float | None, hi: float | None, nullable: bool) -> np.ndarray:
+    """lo <= value <= hi (NaN compares False: refused, as the spec does); nulls pass if nullable."""
+    inside = lo if lo is not None else hi if hi is not None else 0
+    values = pc.fill_null(col, pa.scalar(inside, col.type)).to_numpy()
+    ok = np.ones(len(values), bool)
+    with np.errstate(invalid="ignore"):
+        if lo is not None:
+            ok &= values >= lo
+        if hi is not None:
+            ok &= values <= hi
+    if not nullable:
+        ok &= col.is_valid().to_numpy(zero_copy_only=False)
+    return ok
 
 
 NO_TIME = np.iinfo(np.int64).min
@@ -372,45 +407,50 @@ def _event_ms(col: pa.ChunkedArray) -> np.ndarray:
     return ms[codes]
 
 
-def vector_accept(chunk: Chunk, limits: Limits) -> tuple[np.ndarray, pa.Table]:
+def vector_accept(topic: str, chunk: Chunk, limits: Limits) -> tuple[np.ndarray, pa.Table]:
     """(positions, parsed rows) of the records proven valid with column operations."""
+    spec = limits.spec
     candidates = np.flatnonzero(screen(chunk.values, limits.max_payload_bytes))
-    pieces = _Lines(chunk.values.take(candidates)).read(0, len(candidates)) if len(candidates) else []
+    lines = _Lines(chunk.values.take(candidates), _json_parse(spec)) if len(candidates) else None
+    pieces = lines.read(0, len(candidates)) if lines is not None else []
     if not pieces:
         return np.empty(0, np.int64), PARSED.empty_table()
     idx = np.concatenate([candidates[lo:hi] for lo, hi, _ in pieces])
     t = pa.concat_tables([table for _, _, table in pieces])
     ok = np.ones(len(idx), bool)
-    for name in _EVENT_JSON.names:
-        ok &= t.column(name).is_valid().to_numpy()
-    for name in ID_FIELDS:
-        ok &= _plain_ids(t.column(name))
-    ok &= _lengths_at_most(t.column("location"), MAX_LOCATION_LENGTH)
-    etype, cat = (
-        _codes(t.column("event_type"), EVENT_TYPES),
-        _codes(t.column("product_category"), PRODUCT_CATEGORIES),
-    )
-    amount = t.column("amount").to_numpy()
-    qty = pc.fill_null(t.column("quantity"), -1).to_numpy()
+    required = {name: req for name, _, req in spec.fields}
+    for name, req in required.items():
+        if req:
+            ok &= t.column(name).is_valid().to_numpy()
+    for name, cap in spec.ids:
+        ok &= _plain_ids(t.column(name), cap, not required[name])
+    for name, cap in spec.caps:
+        ok &= _lengths_at_most(t.column(name), cap, not required[name])
+    for r in spec.ranges:
+        ok &= _in_range(t.column(r.name), r.minimum, r.maximum, not required[r.name])
+    etype = _codes(t.column(spec.event_type), tuple(spec.type_code))
+    cat = _category_codes(t.column(spec.category), spec)
     kafka_ms = chunk.kafka_ms.take(idx).to_numpy()
-    ems = _event_ms(t.column("timestamp"))
-    with np.errstate(invalid="ignore"):  # NaN compares False: refused, as the spec does
-        ok &= (etype >= 0) & (cat >= 0) & (amount >= 0) & (amount <= limits.max_amount)
-    ok &= (qty >= 0) & (qty <= limits.max_quantity)
+    ems = _event_ms(t.column(spec.timestamp))
+    ok &= (etype >= 0) & (cat >= 0)
     ok &= (ems != NO_TIME) & (ems <= kafka_ms + limits.max_future_seconds * 1000)
     keep = np.flatnonzero(ok)
     t, idx = t.take(keep), idx[keep]
+    partitions, offsets = chunk.partitions.take(idx), chunk.offsets.take(idx)
     event_ids = t.column("event_id").to_numpy(zero_copy_only=False)
+    for i in np.flatnonzero(pc.is_null(t.column("event_id")).to_numpy(zero_copy_only=False)):
+        event_ids[i] = position_id(topic, partitions[i].as_py(), offsets[i].as_py())
+    amount = t.column("amount").to_numpy()
     arrays = [
-        chunk.partitions.take(idx).cast(pa.int32()),
-        chunk.offsets.take(idx).cast(pa.int64()),
+        partitions.cast(pa.int32()),
+        offsets.cast(pa.int64()),
         chunk.kafka_ms.take(idx).cast(pa.int64()),
         pa.array(hash_ids(event_ids), pa.int64()),
         pa.array(ems[keep], pa.int64()),
         t.column("customer_id").combine_chunks(),
         pa.array(etype[keep], pa.int8()),
         pa.array(cat[keep], pa.int8()),
-        pa.array(np.round(amount[keep] * 100).astype(np.int64), pa.int64()),  # round half even, like round()
+        pa.array(np.round(amount * 100).astype(np.int64), pa.int64()),  # round half even, like round()
         t.column("quantity").combine_chunks().cast(pa.int32()),
         t.column("location").combine_chunks(),
         pa.nulls(len(idx), pa.string()),
@@ -433,15 +473,20 @@ def parse_records(
     cols: list[list[Any]] = [[None] * n for _ in range(8)]
     eid, ems, cust, etype, cat, cents, qty, loc = cols
     reasons: list[str | None] = [None] * n
+    spec = limits.spec
     loads, max_bytes = orjson.loads, limits.max_payload_bytes
-    max_amount, max_qty, future_ms = limits.max_amount, limits.max_quantity, limits.max_future_seconds * 1000
+    type_code, cat_code, category_of = spec.type_code, spec.category_code, spec.category_of
+    id_len, loc_len, optional_id = spec.id_len, spec.loc_len, not spec.event_id_required
+    amt_lo, amt_hi = (spec.amount.minimum, spec.amount.maximum) if spec.standard else (0, 0)  # type: ignore[union-attr]
+    qty_lo, qty_hi = (spec.quantity.minimum, spec.quantity.maximum) if spec.standard else (0, 0)  # type: ignore[union-attr]
+    future_ms = limits.max_future_seconds * 1000
     last_ts, last_ms = None, None  # at high rates consecutive events share a timestamp string
     for i in range(n):
-        # Hot path, inlined (it is ~2x faster than calling validate()): accept a valid event with
-        # one test per rule. Anything else goes through validate(), the specification, which
-        # reports every reason; tests/unit/test_parse.py checks the two always agree.
+        # Hot path, inlined (it is ~2x faster than calling validate()): accept a valid event of
+        # the standard shape with one test per rule. Anything else goes through validate(), the
+        # specification, which reports every reason; tests/unit/test_parse.py checks they agree.
         raw = values[i]
-        if raw is not None and 0 < len(raw) <= max_bytes:
+        if spec.standard and raw is not None and 0 < len(raw) <= max_bytes:
             try:
                 doc = loads(raw)
             except orjson.JSONDecodeError:
@@ -458,40 +503,35 @@ def parse_records(
                 )
                 amt, q, lo = g("amount"), g("quantity"), g("location")
                 if (
-                    type(e) is str
+                    ((type(e) is str and plain_id(e, id_len)) or (e is None and optional_id))
                     and type(c) is str
                     and type(pid) is str
                     and type(lo) is str
                     and type(ts) is str
-                    and plain_id(e)
-                    and plain_id(c)
-                    and plain_id(pid)
-                    and len(lo) <= MAX_LOCATION_LENGTH
+                    and plain_id(c, id_len)
+                    and plain_id(pid, id_len)
+                    and len(lo) <= loc_len
                     and type(et) is str
-                    and et in EVENT_TYPE_CODE
+                    and et in type_code
                     and type(ca) is str
-                    and ca in CATEGORY_CODE
+                    and ((code := cat_code.get(ca)) is not None or (code := category_of(ca)) is not None)
                     and (type(amt) is float or type(amt) is int)
-                    and 0 <= amt <= max_amount
+                    and amt_lo <= amt <= amt_hi
                     and type(q) is int
-                    and 0 <= q <= max_qty
+                    and qty_lo <= q <= qty_hi
                 ):
                     if ts != last_ts:
                         last_ts, last_ms = ts, parse_timestamp_ms(ts)
                     if last_ms is not None and last_ms <= kafka_ms[i] + future_ms:
-                        eid[i], ems[i], cust[i], etype[i], cat[i] = (
-                            e,
-                            last_ms,
-                            c,
-                            EVENT_TYPE_CODE[et],
-                            CATEGORY_CODE[ca],
-                        )
+                        eid[i] = e if e is not None else position_id(topic, partitions[i], offsets[i])
+                        ems[i], cust[i], etype[i], cat[i] = last_ms, c, type_code[et], code
                         cents[i], qty[i], loc[i] = round(amt * 100), q, lo
                         continue
         result = validate(raw, kafka_ms[i], limits)
-        if type(result) is ValidEvent:  # never expected: the hot path should have taken it
-            eid[i], ems[i], cust[i] = result.event_id, result.event_time_ms, result.customer_id
-            etype[i], cat[i] = EVENT_TYPE_CODE[result.event_type], CATEGORY_CODE[result.product_category]
+        if type(result) is ValidEvent:  # a contract of another shape, or a record the hot path left
+            eid[i] = result.event_id or position_id(topic, partitions[i], offsets[i])
+            ems[i], cust[i] = result.event_time_ms, result.customer_id
+            etype[i], cat[i] = type_code[result.event_type], cat_code[result.product_category]
             cents[i], qty[i], loc[i] = result.amount_cents, result.quantity, result.location
             continue
         reasons[i] = ",".join(result)
@@ -521,3 +561,26 @@ def parse_records(
     arrays.append(pa.array(keys, pa.int64(), mask=invalid))
     arrays += [pa.array(c, f.type) for c, f in zip([*cols[1:], reasons], list(PARSED)[4:], strict=True)]
     return pa.RecordBatch.from_arrays(arrays, schema=PARSED)
+
+
+def check_lines(lines: list[bytes], limits: Limits, now_ms: int) -> list[str | None]:
+    """The stream's verdict on JSON lines as if just produced: None (accepted) or the reasons.
+
+    The same :func:`parse_chunk` the stream runs (``platform check-events``); duplicates are
+    decided by the stream's state, so they are not judged here.
+    """
+    n = len(lines)
+    chunk = Chunk(
+        pa.array(lines, pa.binary()),
+        pa.nulls(n, pa.binary()),
+        pa.array([0] * n, pa.int32()),
+        pa.array(range(n), pa.int64()),
+        pa.array([now_ms] * n, pa.int64()),
+    )
+    parsed = parse_chunk("check-events", limits, chunk, [])
+    verdict: list[str | None] = [None] * n
+    for offset, reasons in zip(
+        parsed.column("offset").to_pylist(), parsed.column("reasons").to_pylist(), strict=True
+    ):
+        verdict[offset] = reasons
+    return verdict
