@@ -625,6 +625,23 @@ OPTIONS: tuple[Option, ...] = (
         "airflow",
         secret=True,
     ),
+    Option(
+        "airflow.database",
+        str,
+        "sqlite",
+        "Airflow's metadata database: sqlite (a file under the state folder) or postgres (the "
+        "PostgreSQL server `platform up` starts). Default: postgres under topology=cluster.",
+        "airflow",
+        _one_of("sqlite", "postgres"),
+    ),
+    Option(
+        "postgres.port",
+        int,
+        5432,
+        "PostgreSQL port (127.0.0.1) of Airflow's metadata under airflow.database=postgres.",
+        "airflow",
+        _port,
+    ),
     # -- kibana
     Option("kibana.url", str, "", "Kibana URL (empty: no Kibana, as in the embedded mode).", "kibana", _url),
     # -- dashboard
@@ -745,10 +762,12 @@ def _client_host(bind_host: str) -> str:
 
 # Client addresses left at their default follow the embedded services' host and ports, so moving a
 # port (e.g. PLATFORM_KAFKA_PORT) moves every client with it; an explicit value always wins.
+# Airflow's database left at its default follows the topology.
 _DERIVED: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "kafka.bootstrap.servers": lambda v: f"{_client_host(v['bind.host'])}:{v['kafka.port']}",
     "es.url": lambda v: f"http://{_client_host(v['bind.host'])}:{v['es.port']}",
     "airflow.url": lambda v: f"http://{_client_host(v['bind.host'])}:{v['airflow.port']}",
+    "airflow.database": lambda v: "postgres" if v["topology"] == "cluster" else "sqlite",
 }
 
 

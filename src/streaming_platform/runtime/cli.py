@@ -8,7 +8,8 @@
     platform config                the effective configuration with each value's source
     platform test [PYTEST ARGS]    start what the tests need (or reuse it), run pytest, stop what it started
 
-Services start in dependency order: kafka, elasticsearch, airflow, dashboard. A second ``up``
+Services start in dependency order: kafka, elasticsearch, postgres (Airflow's database under
+``airflow.database = postgres``, the cluster topology's default), airflow, dashboard. A second ``up``
 while running is a no-op; a stale PID file (process gone) is cleaned up and the service restarted.
 """
 
@@ -31,6 +32,7 @@ from streaming_platform.runtime.process import Paths, ServiceError, ServiceSpec
 SERVICES: dict[str, str] = {
     "kafka": "kafka",
     "elasticsearch": "elasticsearch",
+    "postgres": "postgres",
     "airflow": "airflow",
     "dashboard": "dashboard_service",
 }
@@ -43,11 +45,16 @@ def _spec_factory(name: str) -> Callable[[config.Settings], ServiceSpec]:
     return module.spec
 
 
-def _selected(names: list[str]) -> list[str]:
+def services_for(settings: config.Settings) -> list[str]:
+    """What `platform up` starts for this configuration: PostgreSQL only as Airflow's database."""
+    return [n for n in SERVICES if n != "postgres" or settings["airflow.database"] == "postgres"]
+
+
+def _selected(names: list[str], settings: config.Settings) -> list[str]:
     unknown = [n for n in names if n not in SERVICES]
     if unknown:
         raise SystemExit(f"unknown service(s): {', '.join(unknown)}; known: {', '.join(SERVICES)}")
-    return names or list(SERVICES)
+    return names or services_for(settings)
 
 
 def require_safe_bind(settings: config.Settings) -> None:
@@ -111,6 +118,8 @@ def status(settings: config.Settings) -> int:
     bad = 0
     for name in SERVICES:
         pid = process.read_pid(paths, name)
+        if pid is None and name not in services_for(settings):
+            continue
         if pid is None:
             print(f"{name:14} stopped")
             continue
@@ -157,9 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = config.load()
         if args.command == "up":
-            up(settings, _selected(args.services))
+            up(settings, _selected(args.services, settings))
         elif args.command == "down":
-            down(settings, _selected(args.services))
+            down(settings, _selected(args.services, settings))
         elif args.command in ("pipeline", "demo"):
             from streaming_platform.runtime import pipeline  # imports the ES client: only when needed
 
