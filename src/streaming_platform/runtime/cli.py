@@ -108,7 +108,8 @@ def down(settings: config.Settings, names: list[str]) -> None:
     paths = Paths(settings.home)
     for name in reversed(names):
         if process.read_pid(paths, name) is None:
-            say(f"· {name} not running")
+            if name in services_for(settings):
+                say(f"· {name} not running")
             continue
         process.stop(name, paths, _spec_factory(name)(settings).stop_timeout_s)
 
@@ -168,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "up":
             up(settings, _selected(args.services, settings))
         elif args.command == "down":
-            down(settings, _selected(args.services, settings))
+            # Every known service by default: one started under another configuration stops too.
+            down(settings, _selected(args.services, settings) if args.services else list(SERVICES))
         elif args.command in ("pipeline", "demo"):
             from streaming_platform.runtime import pipeline  # imports the ES client: only when needed
 
