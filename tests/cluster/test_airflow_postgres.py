@@ -61,12 +61,12 @@ class Stack:
         }
         self.settings = config.load(env=self.env, overrides={})
 
-    def platform(self, *args: str, timeout: float = 600) -> str:
+    def platform(self, *args: str, timeout: float = 600, check: bool = True) -> str:
         proc = subprocess.run(
             [*PLATFORM, *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False
         )
         out = proc.stdout + proc.stderr
-        assert proc.returncode == 0, f"`platform {' '.join(args)}` failed:\n{out[-4000:]}"
+        assert not check or proc.returncode == 0, f"`platform {' '.join(args)}` failed:\n{out[-4000:]}"
         return out
 
 
@@ -122,8 +122,10 @@ def _dag_runs_in_postgres(settings: config.Settings) -> dict[tuple[str, str], st
 
 def test_airflow_flow_runs_on_postgres(stack: Stack) -> None:
     settings = stack.settings
-    status = stack.platform("status")
-    assert "postgres       running" in status, status
+    # Not its exit code: on a loaded machine one of Airflow's health probes may time out.
+    status = stack.platform("status", check=False)
+    line = next((row for row in status.splitlines() if row.startswith("postgres ")), "")
+    assert " running " in line and " healthy " in line, status
 
     out = stack.platform("pipeline")
     assert "✓ platform_setup succeeded" in out, out
