@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from streaming_platform import config
+from streaming_platform import clients, config
 from streaming_platform.airflow_api import call
 from streaming_platform.runtime import airflow, postgres
 
@@ -114,6 +114,16 @@ def _latest_run_id(settings: config.Settings, dag_id: str) -> str:
     return str(run["dag_run_id"])
 
 
+def _wait_aggregates(settings: config.Settings) -> None:
+    """Until the stream wrote the demo load's first aggregates (health checks their staleness)."""
+    es = clients.es_client(settings)
+    index = settings["es.index.aggregates"]
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while es.options(ignore_status=404).count(index=index).get("count", 0) == 0:
+        assert time.monotonic() < deadline, f"no aggregate in {index} {RUN_TIMEOUT_S:.0f}s after demo_load"
+        time.sleep(2)
+
+
 def _dag_runs_in_postgres(settings: config.Settings) -> dict[tuple[str, str], str]:
     with contextlib.closing(postgres.connect(settings)) as conn, conn.cursor() as cur:
         cur.execute("SELECT dag_id, run_id, state FROM dag_run")
@@ -134,13 +144,10 @@ def test_airflow_flow_runs_on_postgres(stack: Stack) -> None:
         "platform_setup": _latest_run_id(settings, "platform_setup"),
         "streaming_app": _latest_run_id(settings, "streaming_app"),
     }
-    for dag_id, conf in (
-        ("demo_load", DEMO),
-        ("pipeline_health", None),
-        ("data_quality", None),
-        ("streaming_app_stop", None),
-    ):
-        runs[dag_id] = _run_to_success(settings, dag_id, conf)
+    runs["demo_load"] = _run_to_success(settings, "demo_load", DEMO)
+    _wait_aggregates(settings)
+    for dag_id in ("pipeline_health", "data_quality", "streaming_app_stop"):
+        runs[dag_id] = _run_to_success(settings, dag_id)
     # The stop request ends the stream's run green.
     assert _wait_done(settings, "streaming_app", runs["streaming_app"]) == "success"
 
