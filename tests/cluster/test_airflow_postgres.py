@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -26,11 +27,21 @@ import pytest
 from streaming_platform import clients, config
 from streaming_platform.airflow_api import call
 from streaming_platform.runtime import airflow, postgres
+from streaming_platform.runtime.process import port_in_use
 
 PLATFORM = [sys.executable, "-m", "streaming_platform.runtime.cli"]
 SERVICES = ("kafka", "elasticsearch", "postgres", "airflow")
 DEMO = {"rate": 200, "duration": 10, "customers": 200, "bad_fraction": 0.02, "seed": 15}
 RUN_TIMEOUT_S = 300.0
+
+
+def _free_ui_ports(count: int = 4) -> int:
+    """The first of ``count`` free ports below Linux's ephemeral range (32768+): Spark's UI port
+    and the next ones health probes, which no outgoing connection can take meanwhile."""
+    for first in range(random.randrange(20_000, 32_000, count), 32_700, count):
+        if not any(port_in_use("127.0.0.1", p) for p in range(first, first + count)):
+            return first
+    raise RuntimeError("no free port range for the Spark UI below 32768")
 
 
 def _free_port() -> int:
@@ -56,7 +67,7 @@ class Stack:
             "PLATFORM_ES_TRANSPORT_PORT": str(_free_port()),
             "PLATFORM_ES_HEAP": "384m",
             "PLATFORM_AIRFLOW_PORT": str(_free_port()),
-            "PLATFORM_SPARK_UI_PORT": str(_free_port()),
+            "PLATFORM_SPARK_UI_PORT": str(_free_ui_ports()),
             "PLATFORM_DASHBOARD_PORT": str(_free_port()),
         }
         self.settings = config.load(env=self.env, overrides={})
@@ -104,8 +115,20 @@ def _wait_done(settings: config.Settings, dag_id: str, run_id: str) -> str:
 def _run_to_success(settings: config.Settings, dag_id: str, conf: dict[str, Any] | None = None) -> str:
     run_id = _trigger(settings, dag_id, conf)
     state = _wait_done(settings, dag_id, run_id)
-    assert state == "success", f"{dag_id} run {run_id} ended {state} (log: {settings.home}/airflow/logs)"
+    assert state == "success", f"{dag_id} run {run_id} ended {state}:\n{_failures(settings, dag_id, run_id)}"
     return run_id
+
+
+def _failures(settings: config.Settings, dag_id: str, run_id: str) -> str:
+    """The FAIL and error lines of the run's task logs (the stack's home is removed after the test)."""
+    logs = airflow.airflow_home(settings) / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
+    lines = [
+        f"{path.parent.parent.name}: {line[:400]}"
+        for path in sorted(logs.glob("*/*.log"))
+        for line in path.read_text(errors="replace").splitlines()
+        if "FAIL" in line or '"level":"error"' in line
+    ]
+    return "\n".join(lines[-20:]) or f"(no failure lines in {logs})"
 
 
 def _latest_run_id(settings: config.Settings, dag_id: str) -> str:
