@@ -14,12 +14,12 @@ ifdef TOPOLOGY
 export PLATFORM_TOPOLOGY := $(TOPOLOGY)
 endif
 
-.PHONY: help setup venv jars web browser up demo down status config test lint format bench bench-fixed bench-runtime fault-drill lock clean env
+.PHONY: help setup venv jars web postgres browser up demo down status config test lint format bench bench-fixed bench-runtime fault-drill lock clean env
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-setup: venv jars web  ## install everything the platform needs (idempotent)
+setup: venv jars web postgres  ## install everything the platform needs (idempotent)
 
 venv: $(VENV)/.installed  ## Python virtualenv with the pinned dependencies
 $(VENV)/.installed: requirements/lock.txt pyproject.toml
@@ -43,6 +43,10 @@ web: $(WEB)/dist/index.html  ## build the dashboard front end
 $(WEB)/dist/index.html: $(shell find $(WEB)/src -type f 2>/dev/null) $(WEB)/package-lock.json $(WEB)/index.html
 	@echo "→ building the dashboard front end (npm ci && npm run build)"
 	@cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error && npm run build
+
+postgres:  ## Debian's PostgreSQL 15 server (Airflow's metadata under the cluster topology)
+	@test -x /usr/lib/postgresql/15/bin/postgres || { echo "→ installing postgresql-15 (apt-get)"; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql-15 >/dev/null; }
 
 browser:  ## Debian's Chromium for the end-to-end page test
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }

@@ -1,10 +1,16 @@
-"""Runtime benchmark: start-up time, memory per service, Kafka and Elasticsearch ceilings.
+"""Runtime benchmark: start-up time, memory per service and process, Kafka and Elasticsearch ceilings.
 
-    .venv/bin/python bench/runtime_bench.py [--messages 500000] [--docs 100000] [--keep]
+    .venv/bin/python bench/runtime_bench.py [--topology embedded|cluster|both] [--messages 500000]
+                                            [--docs 100000] [--keep] [--ports-from-env]
 
-Runs its own copy of the stack (state under /tmp/bench-runtime, ports +10000) so it never
-disturbs a running `make up`. Prints a table and writes bench/results/runtime.json; later
-benchmarks (bench/pipeline_bench.py) compare the pipeline against these ceilings.
+Runs its own copy of the stack (state under /tmp/bench-runtime-<topology>, ports +10000, or the
+PLATFORM_*_PORT variables already set with --ports-from-env) so it never disturbs a running
+`make up`. Each topology starts what `platform up` starts for it (cli.services_for): cold, then
+again on its state; its memory is read per process (RSS, and PSS, which shares shared memory such
+as PostgreSQL's buffers out among the processes that map it) and checked against MEMORY_BUDGET_GB.
+The Kafka and Elasticsearch ceilings are measured on the embedded topology. Prints a table and
+writes bench/results/runtime.json; later benchmarks (bench/pipeline_bench.py) compare the
+pipeline against these ceilings.
 """
 
 from __future__ import annotations
@@ -17,16 +23,101 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
-HOME = Path("/tmp/bench-runtime")
+HOMES = Path("/tmp")
 OFFSET = 10_000
+MEMORY_BUDGET_GB = 12.0  # the cluster topology must fit in this here
 
 
-def bench_env() -> dict[str, str]:
-    """Every port option moved by OFFSET; the client URLs follow the ports (config._DERIVED)."""
+def bench_env(topology: str, ports_from_env: bool) -> dict[str, str]:
+    """Every port option moved by OFFSET (unless set and kept); the client URLs follow the ports
+    (config._DERIVED)."""
     from streaming_platform import config
 
-    ports = {o.env: str(o.default + OFFSET) for o in config.OPTIONS if o.name.endswith("port")}
-    return {"PLATFORM_HOME": str(HOME), **ports}
+    ports = {
+        o.env: str(o.default + OFFSET)
+        for o in config.OPTIONS
+        if o.name.endswith("port") and not (ports_from_env and o.env in os.environ)
+    }
+    return {"PLATFORM_HOME": str(HOMES / f"bench-runtime-{topology}"), "PLATFORM_TOPOLOGY": topology, **ports}
+
+
+def _describe(argv: list[str]) -> str:
+    """A short command: a JVM by its main class, anything else by its first words."""
+    if argv and Path(argv[0]).name == "java":
+        words = [a for a in argv[1:] if not a.startswith("-") and ":" not in a and "/" not in a]
+        return f"java {words[0] if words else ''}"
+    return " ".join(Path(a).name if i == 0 else a for i, a in enumerate(argv[:4]))
+
+
+def process_memory(settings, services: list[str]) -> list[dict]:
+    """One row per process of each service's tree: pid, service, command, RSS and PSS in MB."""
+    import psutil
+
+    from streaming_platform.runtime import process
+
+    rows = []
+    paths = process.Paths(settings.home)
+    for name in services:
+        pid = process.read_pid(paths, name)
+        if pid is None:
+            continue
+        try:
+            root = psutil.Process(pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            continue
+        for proc in procs:
+            try:
+                mem = proc.memory_full_info()
+                argv = proc.cmdline()
+            except psutil.Error:
+                continue  # exited while we looked
+            command = _describe(argv)
+            rows.append(
+                {
+                    "service": name,
+                    "pid": proc.pid,
+                    "command": command[:60],
+                    "rss_mb": mem.rss / 2**20,
+                    "pss_mb": mem.pss / 2**20,
+                }
+            )
+    return rows
+
+
+def measure_topology(topology: str, args: argparse.Namespace) -> tuple[dict[str, float], list[dict]]:
+    """Cold and warm start of what `platform up` starts under ``topology``; memory per process."""
+    from streaming_platform import config
+    from streaming_platform.runtime import cli
+
+    os.environ.update(bench_env(topology, args.ports_from_env))
+    settings = config.load()
+    services = cli.services_for(settings)
+    cli.down(settings, services)
+    shutil.rmtree(settings.home, ignore_errors=True)
+    results: dict[str, float] = {}
+    t0 = time.monotonic()
+    cli.up(settings, services)
+    results["cold_up_to_all_healthy_s"] = time.monotonic() - t0
+    time.sleep(5)  # let start-up spikes settle before reading memory
+    procs = process_memory(settings, services)
+    for name in services:
+        results[f"rss_mb_{name}"] = sum(p["rss_mb"] for p in procs if p["service"] == name)
+        results[f"processes_{name}"] = sum(1 for p in procs if p["service"] == name)
+    results["total_rss_mb"] = sum(p["rss_mb"] for p in procs)
+    results["total_pss_mb"] = sum(p["pss_mb"] for p in procs)
+    results[f"fits_{MEMORY_BUDGET_GB:.0f}gb"] = float(results["total_pss_mb"] <= MEMORY_BUDGET_GB * 1024)
+    cli.down(settings, services)
+    t0 = time.monotonic()
+    cli.up(settings, services)
+    results["warm_up_to_all_healthy_s"] = time.monotonic() - t0
+    if topology == "embedded" and args.messages:
+        results.update(kafka_ceiling(settings, args.messages))
+    if topology == "embedded" and args.docs:
+        results.update(es_ceiling(settings, args.docs))
+    if not args.keep:
+        cli.down(settings, services)
+    return results, procs
 
 
 def kafka_ceiling(settings, n: int) -> dict[str, float]:
@@ -86,42 +177,30 @@ def es_ceiling(settings, n: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--messages", type=int, default=500_000)
-    parser.add_argument("--docs", type=int, default=100_000)
+    parser.add_argument("--topology", choices=("embedded", "cluster", "both"), default="both")
+    parser.add_argument("--messages", type=int, default=500_000, help="Kafka ceiling (0: skip)")
+    parser.add_argument("--docs", type=int, default=100_000, help="Elasticsearch ceiling (0: skip)")
     parser.add_argument("--keep", action="store_true", help="leave the bench stack running")
+    parser.add_argument(
+        "--ports-from-env", action="store_true", help="keep the PLATFORM_*_PORT variables already set"
+    )
     args = parser.parse_args()
 
-    os.environ.update(bench_env())
-    from streaming_platform import config
-    from streaming_platform.runtime import cli, process
-
-    settings = config.load()
-    cli.down(settings, list(cli.SERVICES))
-    shutil.rmtree(HOME, ignore_errors=True)
-    results: dict[str, float] = {}
-    t0 = time.monotonic()
-    cli.up(settings, list(cli.SERVICES))
-    results["cold_up_to_all_healthy_s"] = time.monotonic() - t0
-    time.sleep(5)  # let start-up spikes settle before reading memory
-    paths = process.Paths(settings.home)
-    for name in list(cli.SERVICES):
-        pid = process.read_pid(paths, name)
-        results[f"rss_mb_{name}"] = process.tree_rss_bytes(pid) / 2**20 if pid else 0.0
-    cli.down(settings, list(cli.SERVICES))
-    t0 = time.monotonic()
-    cli.up(settings, list(cli.SERVICES))
-    results["warm_up_to_all_healthy_s"] = time.monotonic() - t0
-    results.update(kafka_ceiling(settings, args.messages))
-    results.update(es_ceiling(settings, args.docs))
-    if not args.keep:
-        cli.down(settings, list(cli.SERVICES))
+    topologies = ("embedded", "cluster") if args.topology == "both" else (args.topology,)
+    report: dict[str, dict] = {}
+    for topology in topologies:
+        results, procs = measure_topology(topology, args)
+        report[topology] = {**results, "processes": procs}
+        print(f"\n=== runtime benchmark, topology {topology} (this machine) ===")
+        for key, value in results.items():
+            print(f"  {key:34} {value:>12,.1f}")
+        print(f"  {'pid':>8}  {'service':14} {'RSS MB':>8} {'PSS MB':>8}  command")
+        for p in procs:
+            mem = f"{p['rss_mb']:>8,.0f} {p['pss_mb']:>8,.0f}"
+            print(f"  {p['pid']:>8}  {p['service']:14} {mem}  {p['command']}")
 
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "runtime.json").write_text(json.dumps(results, indent=2))
-    print("\n=== runtime benchmark (this machine) ===")
-    for key, value in results.items():
-        print(f"  {key:34} {value:>12,.1f}")
-    print(f"  {'total_rss_mb':34} {sum(v for k, v in results.items() if k.startswith('rss_mb')):>12,.1f}")
+    (RESULTS / "runtime.json").write_text(json.dumps(report, indent=2))
     print(f"(written to {RESULTS / 'runtime.json'})")
 
 

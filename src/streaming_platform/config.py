@@ -730,6 +730,23 @@ OPTIONS: tuple[Option, ...] = (
         "airflow",
         secret=True,
     ),
+    Option(
+        "airflow.database",
+        str,
+        "sqlite",
+        "Airflow's metadata database: sqlite (a file under the state folder) or postgres (the "
+        "PostgreSQL server `platform up` starts). Default: postgres under topology=cluster.",
+        "airflow",
+        _one_of("sqlite", "postgres"),
+    ),
+    Option(
+        "postgres.port",
+        int,
+        5432,
+        "PostgreSQL port (127.0.0.1) of Airflow's metadata under airflow.database=postgres.",
+        "airflow",
+        _port,
+    ),
     # -- kibana
     Option("kibana.url", str, "", "Kibana URL (empty: no Kibana, as in the embedded mode).", "kibana", _url),
     # -- dashboard
@@ -922,7 +939,8 @@ def _cluster(embedded: int, cluster: int) -> Callable[[Mapping[str, Any]], str]:
 
 # Client addresses left at their default follow the embedded services' host and ports, so moving a
 # port (e.g. PLATFORM_KAFKA_PORT) moves every client with it; an explicit value always wins. Under
-# topology=cluster they list every node, and replication follows the number of nodes.
+# topology=cluster they list every node, and replication follows the number of nodes; Airflow's
+# database left at its default follows the topology.
 _DERIVED: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "kafka.bootstrap.servers": _bootstrap,
     "es.url": _es_url,
@@ -931,6 +949,7 @@ _DERIVED: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "kafka.topic.replication.factor": _cluster(1, KAFKA_CLUSTER_NODES),
     "kafka.topic.min.insync.replicas": _cluster(1, KAFKA_CLUSTER_NODES - 1),
     "es.replicas": _cluster(0, ES_CLUSTER_NODES - 1),
+    "airflow.database": lambda v: "postgres" if v["topology"] == "cluster" else "sqlite",
 }
 
 

@@ -1,10 +1,14 @@
-"""The embedded Airflow 3: ``airflow standalone`` on SQLite with the LocalExecutor.
+"""The embedded Airflow 3: ``airflow standalone`` on SQLite or PostgreSQL with the LocalExecutor.
 
 Everything Airflow needs comes from :func:`airflow_env`, built from the platform settings, so
 the service, the DAGs' task processes and pytest see the same configuration:
 
 * ``AIRFLOW_HOME`` is ``$PLATFORM_HOME/airflow`` (SQLite DB, logs, ``airflow.cfg``, admin password);
   DAGs and plugins come straight from the repository's ``dags/`` and ``plugins/``.
+* ``airflow.database``: ``sqlite`` (the embedded topology's default) or ``postgres`` (the cluster
+  topology's): the server of :mod:`streaming_platform.runtime.postgres`, whose URL (it holds the
+  password) Airflow reads from a 0600 file through ``sql_alchemy_conn_cmd``, never from the
+  environment. The executor is the LocalExecutor on both, as in docker-compose.yaml.
 * The API server / UI binds to ``bind.host`` (loopback by default) on ``airflow.port``;
   ``airflow.url`` is also the base URL the task workers call the execution API at.
 * ``core.parallelism`` is 4 (keeps the LocalExecutor at 4 worker processes on a small machine).
@@ -52,7 +56,7 @@ from streaming_platform.connections import (
     env_var,
 )
 from streaming_platform.progress import say
-from streaming_platform.runtime.process import ServiceSpec, port_in_use
+from streaming_platform.runtime.process import ServiceError, ServiceSpec, port_in_use
 
 NAME = "airflow"
 DAGS_FOLDER = REPO_ROOT / "dags"
@@ -136,8 +140,7 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__API__BASE_URL": url,
         "AIRFLOW__API__WORKERS": "1",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
-        # SQLite: wait up to 30 s for a write lock instead of the default 5 s (HTTP 500s under load).
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home(settings)}/airflow.db?timeout=30",
+        **_database_env(settings),
         # Notice new DAG files within 30 s instead of 5 min.
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "PATH": _prepend(str(venv_bin), os.environ.get("PATH", os.defpath)),
@@ -153,22 +156,52 @@ def airflow_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def _database_env(settings: Settings) -> dict[str, str]:
+    if settings["airflow.database"] == "postgres":
+        from streaming_platform.runtime import postgres
+
+        return {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD": f"cat {postgres.url_file(settings)}"}
+    # SQLite: wait up to 30 s for a write lock instead of the default 5 s (HTTP 500s under load).
+    return {
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home(settings)}/airflow.db?timeout=30"
+    }
+
+
 # --------------------------------------------------------------------------- preparation
 
 
 def _migrated_marker(settings: Settings) -> Path:
+    """Next to the database it speaks of: a new PostgreSQL data folder is migrated again."""
     import importlib.metadata
 
     version = importlib.metadata.version("apache-airflow-core")
+    if settings["airflow.database"] == "postgres":
+        from streaming_platform.runtime import postgres
+
+        return postgres.pg_home(settings) / f".airflow-db-migrated-{version}"
     return airflow_home(settings) / f".db-migrated-{version}"
+
+
+def _database_present(settings: Settings) -> bool:
+    if settings["airflow.database"] == "postgres":
+        from streaming_platform.runtime import postgres
+
+        try:
+            return postgres.healthy(settings)
+        except Exception:  # noqa: BLE001 - any failure to connect means "not there"
+            raise ServiceError(
+                f"Airflow's metadata database (PostgreSQL on 127.0.0.1:{settings['postgres.port']}) "
+                "is not running: start it first (`platform up postgres`)."
+            ) from None
+    return (airflow_home(settings) / "airflow.db").exists()
 
 
 def migrate_db(settings: Settings) -> None:
     """``airflow db migrate`` unless already done for this Airflow version (marker file)."""
     marker = _migrated_marker(settings)
-    if marker.exists() and (airflow_home(settings) / "airflow.db").exists():
+    if _database_present(settings) and marker.exists():
         return
-    say("→ airflow db migrate (first start only)")
+    say(f"→ airflow db migrate on {settings['airflow.database']} (first start only)")
     result = subprocess.run(
         [str(_venv_bin() / "airflow"), "db", "migrate"],
         env={**os.environ, **airflow_env(settings)},

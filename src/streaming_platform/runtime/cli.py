@@ -8,7 +8,8 @@
     platform config                the effective configuration with each value's source
     platform test [PYTEST ARGS]    start what the tests need (or reuse it), run pytest, stop what it started
 
-Services start in dependency order: kafka, elasticsearch, spark, airflow, dashboard. A second ``up``
+Services start in dependency order: kafka, elasticsearch, spark, postgres (Airflow's database
+under ``airflow.database = postgres``, the cluster topology's default), airflow, dashboard. A second ``up``
 while running is a no-op; a stale PID file (process gone) is cleaned up and the service restarted.
 Under ``topology=cluster`` a service is several nodes (kafka-1…3, elasticsearch-1…2, the Spark
 master and workers; ``spark`` is nothing embedded): every command covers each node.
@@ -35,6 +36,7 @@ SERVICES: dict[str, str] = {
     "kafka": "kafka",
     "elasticsearch": "elasticsearch",
     "spark": "spark_cluster",
+    "postgres": "postgres",
     "airflow": "airflow",
     "dashboard": "dashboard_service",
 }
@@ -64,11 +66,16 @@ def _running_specs(name: str, settings: config.Settings) -> list[ServiceSpec]:
     return own + extra
 
 
-def _selected(names: list[str]) -> list[str]:
+def services_for(settings: config.Settings) -> list[str]:
+    """What `platform up` starts for this configuration: PostgreSQL only as Airflow's database."""
+    return [n for n in SERVICES if n != "postgres" or settings["airflow.database"] == "postgres"]
+
+
+def _selected(names: list[str], settings: config.Settings) -> list[str]:
     unknown = [n for n in names if n not in SERVICES]
     if unknown:
         raise SystemExit(f"unknown service(s): {', '.join(unknown)}; known: {', '.join(SERVICES)}")
-    return names or list(SERVICES)
+    return names or services_for(settings)
 
 
 def require_safe_bind(settings: config.Settings) -> None:
@@ -131,7 +138,8 @@ def down(settings: config.Settings, names: list[str]) -> None:
             process.request_stop(spec.name, paths)
         for spec in specs:
             if process.read_pid(paths, spec.name) is None:
-                say(f"· {spec.name} not running")
+                if name in services_for(settings):
+                    say(f"· {spec.name} not running")
                 continue
             process.stop(spec.name, paths, spec.stop_timeout_s)
 
@@ -139,9 +147,12 @@ def down(settings: config.Settings, names: list[str]) -> None:
 def status(settings: config.Settings) -> int:
     paths = Paths(settings.home)
     bad = 0
-    for spec in (spec for name in SERVICES for spec in _running_specs(name, settings)):
+    wanted = services_for(settings)
+    for service, spec in ((n, spec) for n in SERVICES for spec in _running_specs(n, settings)):
         name = spec.name
         pid = process.read_pid(paths, name)
+        if pid is None and service not in wanted:
+            continue
         if pid is None:
             print(f"{name:15} stopped")
             continue
@@ -218,9 +229,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = config.load()
         if args.command == "up":
-            up(settings, _selected(args.services))
+            up(settings, _selected(args.services, settings))
         elif args.command == "down":
-            down(settings, _selected(args.services))
+            # Every known service by default: one started under another configuration stops too.
+            down(settings, _selected(args.services, settings) if args.services else list(SERVICES))
         elif args.command in ("pipeline", "demo"):
             from streaming_platform.runtime import pipeline  # imports the ES client: only when needed
 
