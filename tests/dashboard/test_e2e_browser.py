@@ -280,6 +280,8 @@ def _worst_case_probes(settings: config.Settings, now: float) -> dict[str, Any]:
         "latency_p95_ms": 1_234_567,
         "quarantined": 12_345_678,
     }
+    nodes = ["elasticsearch-1", "elasticsearch-2", "elasticsearch-3"]
+    shards = {"active": 1234, "primaries": 617, "initializing": 0, "relocating": 0, "unassigned": 0}
     runs = [
         {
             "dag_id": d,
@@ -303,7 +305,24 @@ def _worst_case_probes(settings: config.Settings, now: float) -> dict[str, Any]:
         },
         "elasticsearch": {
             **ok,
-            "data": {"cluster": "streaming-platform", "health": "green", "nodes": 3, "indices": indices},
+            "data": {
+                "cluster": "streaming-platform",
+                "health": "green",
+                "nodes": 3,
+                "node_names": nodes,
+                "master": nodes[0],
+                "shards": shards,
+                "unassigned_shards": 0,
+                "cluster_state": {
+                    "cluster": "streaming-platform",
+                    "status": "green",
+                    "nodes": nodes,
+                    "master": nodes[0],
+                    "shards": shards,
+                },
+                "replicated": True,
+                "indices": indices,
+            },
         },
         "spark": {**ok, "data": {"index": indices["runtime"]["name"], "exists": True, "latest": doc}},
         "airflow": {**ok, "data": {"health": {}, "runs": runs, "runs_error": None}},
