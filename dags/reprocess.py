@@ -6,7 +6,10 @@ a time (param ``start``), while the live app goes on. Once it has caught up with
 ``switch`` moves the readers' aliases (dashboard, Kibana, GX, health) to the new version in one
 atomic request and asks the old instance to stop; ``restart_stream`` then runs the live app on the
 new version. Use it after a change of what the stream computes (validation limits, window,
-watermark, the event contract): set the new values, then trigger this DAG.
+watermark, the event contract): set the new values, then trigger this DAG. With param
+``backfill`` (JSON-lines files) the new version also reads those files, all in its first batch:
+their events land in the windows of their own event time and in the customers' totals. The files
+the live version backfilled are backfilled again (their events are not in the topic).
 
 A re-run of a failed run resumes the same version from its checkpoint.
 """
@@ -24,6 +27,7 @@ from streaming_platform.orchestration.streaming import StreamingAppSubmitOperato
 DAG_ID = "reprocess"
 ASSETS = platform_assets()
 VERSION = "{{ ti.xcom_pull(task_ids='prepare') }}"
+FILES = "{{ ti.xcom_pull(task_ids='files') }}"
 
 
 @dag(
@@ -39,7 +43,15 @@ VERSION = "{{ ti.xcom_pull(task_ids='prepare') }}"
             "earliest",
             type="string",
             description="where the new version starts: earliest (retained offset) or an ISO 8601 time",
-        )
+        ),
+        "backfill": Param(
+            "",
+            type="string",
+            description=(
+                "historical JSON-lines files to add to the new version (comma-separated paths the "
+                "driver and the executors can read); empty: the topic only"
+            ),
+        ),
     },
     doc_md=__doc__,
 )
@@ -50,9 +62,15 @@ def reprocess():
 
         return steps.prepare()
 
+    @task
+    def files(params: dict | None = None) -> str:
+        from streaming_platform.orchestration import reprocess as steps
+
+        return steps.backfill_files((params or {}).get("backfill", ""))
+
     catch_up = StreamingAppSubmitOperator(
         task_id="catch_up",
-        app_args=app_args(VERSION, "{{ params.start }}"),
+        app_args=app_args(VERSION, "{{ params.start }}", FILES),
         inlets=[ASSETS.events_topic],
         outlets=list(ASSETS.app_indices),
     )
@@ -67,7 +85,7 @@ def reprocess():
         task_id="restart_stream", trigger_dag_id="streaming_app", retries=0
     )
     version = prepare()
-    version >> catch_up >> switch(version) >> restart_stream
+    version >> files() >> catch_up >> switch(version) >> restart_stream
 
 
 reprocess()

@@ -20,7 +20,6 @@ from typing import Any
 
 import orjson
 
-from streaming_platform.events import PRODUCT_CATEGORIES
 from streaming_platform.validation import Limits, ValidEvent, parse_timestamp_ms, validate
 
 TYPE_FIELD = {"view": "views", "add_to_cart": "add_to_cart", "purchase": "purchases", "refund": "refunds"}
@@ -105,9 +104,11 @@ def compute(
                 out.quarantine[(rec.partition, rec.offset)] = list(result)
                 continue
             doc = orjson.loads(rec.value)  # the raw document, for the independent cents/time
+            doc["product_category"] = result.product_category  # as the contract normalises it
             event_ms = parse_timestamp_ms(doc["timestamp"])
             max_event = event_ms if max_event is None else max(max_event, event_ms)
-            eid = (doc["customer_id"], doc["event_id"])
+            # Without an event_id, an event is its position (the contract's id policy): unique.
+            eid = (doc["customer_id"], doc.get("event_id") or f"@{rec.partition}/{rec.offset}")
             if eid in in_batch or (eid in seen and seen[eid] >= watermark):
                 out.quarantine[(rec.partition, rec.offset)] = ["duplicate_event_id"]
                 continue
@@ -126,9 +127,10 @@ def compute(
                 out.windows[(ws, cat)]["late_events"] += n
         if max_event is not None:
             watermark = max(watermark, max_event - delay_ms)
+    categories = list(limits.contract.categories.values)  # in the contract's order (ties)
     for c in out.customers.values():
         by = c.pop("by_category")
-        c["top_category"] = max(PRODUCT_CATEGORIES, key=lambda k: (by[k], -PRODUCT_CATEGORIES.index(k)))
+        c["top_category"] = max(categories, key=lambda k: (by[k], -categories.index(k)))
         c["events_by_category"] = {k: v for k, v in by.items() if v}
     for w in out.windows.values():
         w["distinct_customers"] = len(w.pop("customers"))

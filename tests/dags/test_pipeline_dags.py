@@ -76,6 +76,20 @@ def test_streaming_app_available_now_processes_the_topic(
     assert _sum(es, isolated["es.index.runtime"], "input_rows") == produced.sent
 
 
+def test_quarantine_replay_dry_run_reports_and_replays_nothing(
+    isolated: config.Settings, produced: Summary, capfd: pytest.CaptureFixture[str]
+) -> None:
+    run = load_dag("quarantine_replay").test(run_conf={"reasons": ["unknown_product_category"]})
+
+    assert run.state == "success", _states(run)
+    assert _states(run) == {"assess": "success", "replay_wanted": "success", "replay": "skipped"}
+    [assessed] = [ti for ti in run.get_task_instances() if ti.task_id == "assess"]
+    assert assessed.xcom_pull(task_ids="assess") == {"replayable": 0, "backfill": ""}
+    out = capfd.readouterr().out
+    assert "unknown_product_category: " in out and "still invalid (unknown_product_category)" in out
+    assert "dry run: nothing replayed" in out
+
+
 def test_data_quality_passes_and_publishes(
     isolated: config.Settings, produced: Summary, capfd: pytest.CaptureFixture[str]
 ) -> None:

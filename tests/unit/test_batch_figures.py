@@ -9,15 +9,25 @@ from streaming_platform.streaming.app import weighted_percentiles
 from streaming_platform.streaming.parse import LATENCY_SAMPLES, PARSED, StatsParam, task_stats
 
 
-def parsed(kafka_ms: list[int], reasons: list[str | None], event_ms: list[int]) -> pa.Table:
+def parsed(
+    kafka_ms: list[int], reasons: list[str | None], event_ms: list[int], partitions: list[int] | None = None
+) -> pa.Table:
     n = len(kafka_ms)
     cols = {f.name: pa.nulls(n, f.type) for f in PARSED}
     cols.update(
+        partition=pa.array(partitions or [0] * n, pa.int32()),
         kafka_ms=pa.array(kafka_ms, pa.int64()),
         reasons=pa.array(reasons, pa.string()),
         event_ms=pa.array(event_ms, pa.int64()),
     )
     return pa.table(cols, schema=PARSED)
+
+
+def test_task_stats_leave_backfilled_file_records_out_of_the_latency_sample():
+    # A file's record (negative partition) arrives at its file's mtime: no produce-to-index latency.
+    stats = task_stats(parsed([5, 7, 9], [None, None, None], [1, 2, 3], partitions=[0, -1, -2]))
+    assert stats["kafka_ms"] == [5]
+    assert stats["rows"] == 3 and stats["max_event_ms"] == 3
 
 
 def test_task_stats_count_reasons_and_sample_only_valid_events():

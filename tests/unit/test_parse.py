@@ -15,6 +15,7 @@ from streaming_platform.producer import EventGenerator
 from streaming_platform.streaming import parse
 from streaming_platform.streaming.parse import (
     Chunk,
+    Sources,
     hash_ids,
     parse_chunk,
     parse_records,
@@ -179,7 +180,7 @@ def chunk_of(values: list[bytes | None]) -> Chunk:
 def test_record_loop_agrees_with_validate(seed: int) -> None:
     values, limits, bad = records(seed), Limits(), []
     n = len(values)
-    rb = parse_records("t", limits, values, [None] * n, [0] * n, list(range(n)), [NOW] * n, bad)
+    rb = parse_records(Sources("t"), limits, values, [None] * n, [0] * n, list(range(n)), [NOW] * n, bad)
     check_against_spec(values, rb.to_pylist(), bad, limits)
 
 
@@ -189,7 +190,7 @@ def test_fast_path_and_fallback_agree_with_validate(seed: int) -> None:
     values = records(seed) + HOSTILE
     rng.shuffle(values)
     limits, bad = Limits(), []
-    got = parse_chunk("t", limits, chunk_of(values), bad).to_pylist()
+    got = parse_chunk(Sources("t"), limits, chunk_of(values), bad).to_pylist()
     check_against_spec(values, got, bad, limits)
 
 
@@ -200,7 +201,7 @@ def test_hostile_record_alone_and_among_valid_ones(value: bytes | None) -> None:
     for values in ([value], [*clean[:32], value, *clean[32:]]):
         parse.RECENT.invalid_share = 0.0
         bad: list[dict] = []
-        got = parse_chunk("t", Limits(), chunk_of(values), bad).to_pylist()
+        got = parse_chunk(Sources("t"), Limits(), chunk_of(values), bad).to_pylist()
         check_against_spec(values, got, bad, Limits())
 
 
@@ -208,10 +209,10 @@ def test_fast_path_takes_every_clean_event_and_only_valid_ones() -> None:
     """The point of the fast path: well-formed producer output never goes record by record."""
     gen = EventGenerator(customers=50, seed=4, start_ms=NOW - 60_000, step_ms=3).records()
     values = [next(gen)[1] for _ in range(2000)]
-    idx, table = vector_accept("t", chunk_of(values), Limits())
+    idx, table = vector_accept(Sources("t"), chunk_of(values), Limits())
     assert len(idx) == len(values) == table.num_rows
     mixed = records(5)
-    idx, _ = vector_accept("t", chunk_of(mixed), Limits())
+    idx, _ = vector_accept(Sources("t"), chunk_of(mixed), Limits())
     assert 0 < len(idx) < len(mixed)
     assert all(isinstance(validate(mixed[i], NOW, Limits()), ValidEvent) for i in idx)
 
@@ -239,6 +240,6 @@ def test_dirty_stream_goes_record_by_record_until_it_is_clean_again(monkeypatch:
     limits = Limits()
     for values, fast_tried in ((dirty, True), (dirty, False), (clean, False), (clean, True)):
         before, bad = len(calls), []
-        got = parse_chunk("t", limits, chunk_of(values), bad).to_pylist()
+        got = parse_chunk(Sources("t"), limits, chunk_of(values), bad).to_pylist()
         assert (len(calls) > before) == fast_tried
         check_against_spec(values, got, bad, limits)

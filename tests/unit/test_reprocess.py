@@ -27,6 +27,7 @@ def test_next_version(live, known, want):
 
 def test_app_args_of_a_reprocess():
     assert app_args(4, "earliest") == ["--version", "4", "--from", "earliest", "--catch-up"]
+    assert app_args(4, "earliest", "a.jsonl,b.jsonl")[-2:] == ["--backfill", "a.jsonl,b.jsonl"]
 
 
 def test_start_timestamps():

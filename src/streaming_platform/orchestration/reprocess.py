@@ -7,12 +7,17 @@ The app then runs with ``--version N --from <start> --catch-up`` from a checkpoi
 readers' aliases at version N in one atomic request, records it as the live version and asks the
 old instance to stop; the ``streaming_app`` DAG then runs the live app on version N's checkpoint.
 Readers never see a gap: until the switch they read the old version, after it the new one.
+A backfill is a reprocess with files: historical JSON-lines files read beside the topic's
+history, their events in the windows of their own event time (:mod:`..streaming.backfill`).
+A new version backfills again the files the live version backfilled (:func:`backfill_files`):
+their events are not in the topic, and a reprocess must not lose them.
 The old version's indices stay (delete them once the new one is trusted).
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from streaming_platform import clients, config, es_indices
 from streaming_platform.progress import say
@@ -40,9 +45,30 @@ def prepare(settings: config.Settings | None = None) -> int:
     return version
 
 
-def app_args(version: int | str, start: str) -> list[str]:
-    """The app's arguments of a reprocess (``start``: ``earliest`` or an ISO 8601 time)."""
-    return ["--version", str(version), "--from", start, "--catch-up"]
+def app_args(version: int | str, start: str, backfill: str = "") -> list[str]:
+    """The app's arguments of a reprocess (``start``: ``earliest`` or an ISO 8601 time;
+    ``backfill``: JSON-lines files, comma-separated, read beside the topic)."""
+    args = ["--version", str(version), "--from", start, "--catch-up"]
+    return [*args, "--backfill", backfill] if backfill else args
+
+
+def backfill_files(extra: str, settings: config.Settings | None = None) -> str:
+    """The files version N backfills, comma-separated: the live version's own (carried forward)
+    and ``extra`` (the reprocess's param)."""
+    from streaming_platform.streaming import backfill  # pyarrow: task-time import
+
+    settings = settings or config.load()
+    carried = backfill.staged_paths(app_checkpoint(settings))
+    gone = [p for p in carried if not Path(p).is_file()]
+    if gone:
+        raise FileNotFoundError(
+            f"the live version backfilled {', '.join(gone)}, which is gone: put it back (a new "
+            "version without it would lose its events)"
+        )
+    files = list(dict.fromkeys([*carried, *(str(p.resolve()) for p in backfill.parse_files(extra))]))
+    for path in files:
+        say(f"backfill: {path}{' (carried forward from the live version)' if path in carried else ''}")
+    return ",".join(files)
 
 
 def switch(version: int, settings: config.Settings | None = None) -> int:

@@ -31,7 +31,8 @@ Versions (reprocessing, the Kappa way): the app writes the indices of one versio
 checkpoint of its own. The live app runs the aliases' version; ``--version N --from earliest
 --catch-up`` computes version N afresh from the topic's retained history, until it has caught up
 with the live topic (the ``reprocess`` DAG then switches the aliases and restarts the live app on
-it).
+it). ``--backfill FILE`` adds historical JSON-lines files to such a new version: the same plan
+reads them beside the topic, all in its first batch (:mod:`.backfill`).
 
 Stop: ``--available-now`` processes what is in the topic and exits; otherwise the app runs until
 SIGTERM/SIGINT or until the stop file (default ``<checkpoint>/STOP``) appears, and then stops
@@ -70,11 +71,12 @@ from streaming_platform.streaming import (
     ENTRY_POINT,
     STOP_FILE,
     app_checkpoint,
+    backfill,
     record_live_version,
     write_status,
 )
 from streaming_platform.streaming.documents import CUSTOMER, WRITTEN_DDL, Indices, WriteTask
-from streaming_platform.streaming.parse import EVENTS_DDL, SOURCE_COLUMNS, ParseTask, StatsParam
+from streaming_platform.streaming.parse import EVENTS_DDL, SOURCE_COLUMNS, ParseTask, Sources, StatsParam
 from streaming_platform.streaming.sink import (
     SinkConfig,
     bulk_write,
@@ -189,11 +191,11 @@ def sink_config(settings: Settings, quarantine_index: str | None = None) -> Sink
 def build_query(app: StreamApp) -> Any:
     """Source → parse/validate → watermark → state by customer → state by window → sink."""
     spark, settings = app.spark, app.settings
-    records = kafka_source(spark, settings, app.sink.outage_s, app.start_from)
+    records = kafka_source(spark, settings, app.sink.outage_s, app.start_from).selectExpr(*SOURCE_COLUMNS)
+    if app.sources.files:  # a backfill: its files, all in the first batch (.backfill)
+        records = records.unionByName(backfill.file_source(spark, app.checkpoint))
     # Parse + validate (Arrow, in the executors); the invalid records are quarantined by the tasks.
-    events = records.selectExpr(*SOURCE_COLUMNS).mapInArrow(
-        ParseTask(app.topic, app.limits, app.sink, app.stats), EVENTS_DDL
-    )
+    events = records.mapInArrow(ParseTask(app.sources, app.limits, app.sink, app.stats), EVENTS_DDL)
     # Event time and its watermark: how late an event may arrive and still count in its window.
     events = events.selectExpr("*", "timestamp_millis(event_ms) AS event_time").withWatermark(
         "event_time", settings["spark.watermark"]
@@ -290,6 +292,7 @@ class StreamApp:
         checkpoint: Path | None = None,
         version: int | None = None,
         start_from: int | None = None,
+        backfill_files: list[Path] | None = None,
     ) -> None:
         self.spark = spark
         self.settings = settings
@@ -301,11 +304,13 @@ class StreamApp:
         self.sink = sink_config(settings, self.index["quarantine"])
         self.checkpoint = checkpoint or app_checkpoint(settings, self.version)
         self.start_from = start_from
+        self.backfill_files = backfill_files or []
         self.topic = settings["kafka.topic.events"]
+        self.sources = Sources(self.topic)  # and a backfill's files, once staged (run)
         self.limits = Limits.from_settings(settings)
         self.window_ms = config.duration_ms(settings["spark.window.duration"])
         self.customer_interval_ms = config.duration_ms(settings["spark.customers.write.interval"])
-        self.indices = Indices(self.index["aggregates"], self.index["customers"], self.topic)
+        self.indices = Indices(self.index["aggregates"], self.index["customers"])
         # The parse tasks' figures of the batch running (reset by write_batch).
         self.stats = spark.sparkContext.accumulator(StatsParam().zero({}), StatsParam())
         self.stop_file = self.checkpoint / STOP_FILE
@@ -335,7 +340,7 @@ class StreamApp:
         try:
             t0 = time.time()
             self.stats.value = StatsParam().zero({})
-            task = WriteTask(batch_id, self.window_ms, self.indices, self.sink, self.limits.contract)
+            task = self._write_task(batch_id)
             figures = df.mapInArrow(task, WRITTEN_DDL).toArrow()
             written = {name: int(sum(figures.column(name).to_pylist())) for name in figures.column_names}
             t_written = time.time()
@@ -347,6 +352,10 @@ class StreamApp:
             self._writing.release()
             with self._lock:
                 self._busy = False
+
+    def _write_task(self, batch_id: int) -> WriteTask:
+        contract, where = self.limits.contract, str(self.checkpoint)
+        return WriteTask(batch_id, self.window_ms, self.indices, self.sink, contract, self.sources, where)
 
     def _touched(self, written: dict[str, int]) -> list[str]:
         """The indices this batch wrote to (a refresh of the others would be wasted)."""
@@ -494,7 +503,7 @@ class StreamApp:
             "value.location AS last_location",
             "value.by_category AS by_category",
         )
-        task = WriteTask(last, self.window_ms, self.indices, self.sink, self.limits.contract)
+        task = self._write_task(last)
         figures = waiting.mapInArrow(task, WRITTEN_DDL).toArrow()
         n = int(sum(figures.column("customers").to_pylist()))
         if n:
@@ -539,9 +548,11 @@ class StreamApp:
         self.checkpoint.mkdir(parents=True, exist_ok=True)
         try:
             pin_result_settings(self.checkpoint, self.settings)
-        except ResultSettingsChanged as exc:
+            backfill.stage(self.checkpoint, self.backfill_files)
+        except (ResultSettingsChanged, backfill.BackfillError) as exc:
             say(f"✗ {exc}")
             return 2
+        self.sources = backfill.sources(self.checkpoint, self.topic)
         retrying(self.sink, self._prepare_indices)
         self.stop_file.unlink(missing_ok=True)
         self.write_waiting_customers(at_start=True)  # a crash may have left some behind
@@ -700,6 +711,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="where a new checkpoint starts: earliest (default) or an ISO 8601 time",
     )
     p.add_argument("--catch-up", action="store_true", help="run until caught up with the topic, then exit")
+    p.add_argument(
+        "--backfill",
+        type=backfill.parse_files,
+        default=[],
+        help="JSON-lines files (comma-separated) a new version reads beside the topic, in its first batch",
+    )
     return p
 
 
@@ -733,7 +750,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = config.load()
     spark = spark_session(settings)
-    app = StreamApp(spark, settings, args.checkpoint, args.version, args.start_from)
+    app = StreamApp(spark, settings, args.checkpoint, args.version, args.start_from, args.backfill)
     gc.freeze()  # what exists now lives as long as the app: keep it out of every collection
     signal.signal(signal.SIGTERM, app.request_stop)
     signal.signal(signal.SIGINT, app.request_stop)

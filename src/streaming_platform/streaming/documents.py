@@ -5,8 +5,8 @@ totals), per customer whose document is due (its whole summary), and per duplica
 (see ``Rows.java``). :class:`WriteTask` runs in ``mapInArrow`` inside ``foreachBatch``: each task
 renders its rows as documents with deterministic ids and bulk-writes them (windows, then
 customers), quarantines the duplicates and keeps the late events there too (reason ``late``; their
-payloads read back from Kafka), and returns one row of figures. A replayed batch emits the same
-rows, so the same documents: exactly once.
+payloads read back from Kafka or a backfill's files), and returns one row of figures. A replayed
+batch emits the same rows, so the same documents: exactly once.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ import pyarrow.compute as pc
 
 from streaming_platform import contract as ct
 from streaming_platform import json_columns as jc
-from streaming_platform.streaming.parse import freeze_worker_heap
+from streaming_platform.streaming.backfill import read_lines
+from streaming_platform.streaming.parse import Sources, freeze_worker_heap
 from streaming_platform.streaming.sink import (
     SinkConfig,
     bulk_write,
@@ -46,7 +47,6 @@ WRITTEN_DDL = "windows bigint, customers bigint, duplicates bigint, late bigint,
 class Indices:
     aggregates: str
     customers: str
-    topic: str  # the events topic (duplicates are read back from it)
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,8 @@ class WriteTask:
     indices: Indices
     sink: SinkConfig
     contract: ct.Contract
+    sources: Sources
+    checkpoint: str  # a backfill's staged files are there (payloads of its duplicates, late events)
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         freeze_worker_heap()
@@ -93,20 +95,22 @@ class WriteTask:
 
     def _quarantined(self, rows: pa.Table, reason: str) -> list[dict[str, Any]]:
         """Quarantine documents of valid events the state set aside (duplicates, late events),
-        their payloads read back from Kafka."""
+        their payloads read back from Kafka (or from a backfill's staged files)."""
         if not rows.num_rows:
             return []
         positions = list(
             zip(rows.column("partition").to_pylist(), rows.column("offset").to_pylist(), strict=True)
         )
-        found = read_positions(self.sink, self.indices.topic, positions)
+        kafka = [(p, o) for p, o in positions if p >= 0]
+        found = read_positions(self.sink, self.sources.topic, kafka) if kafka else {}
+        lines = read_lines(self.checkpoint, [(p, o) for p, o in positions if p < 0])
+        found.update({pos: (None, value) for pos, value in lines.items()})
         docs = []
         for (p, o), ms in zip(positions, rows.column("kafka_ms").to_pylist(), strict=True):
             key, value = found[(p, o)]
             eid = orjson.loads(value).get("event_id")  # it parsed as a valid event once already
-            docs.append(
-                quarantine_doc(self.indices.topic, p, o, ms, key, value, [reason], self.batch_id, eid)
-            )
+            source = self.sources.name(p)
+            docs.append(quarantine_doc(source, p, o, ms, key, value, [reason], self.batch_id, eid))
         return docs
 
 

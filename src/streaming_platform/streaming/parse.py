@@ -1,14 +1,12 @@
 """Executor side: parse and validate Kafka records in the Spark Python workers.
 
-Used by both sources (``spark.source``): the Python Kafka source (:mod:`.kafka_source`) calls
-:func:`parse_records` on what it consumed; with Spark's Kafka source, :class:`ParseTask` runs in
-``mapInArrow`` on the Kafka rows (value, key, partition, offset, produce time). Either way each
-record becomes one compact row: the normalised fields of a valid event (event id as a 64-bit
-hash, of its Kafka position when it has none; codes for type and category; cents), or only its
-position and reasons if invalid. The rules are the contract's (:attr:`Limits.spec`). Invalid
-records are written to the quarantine (Elasticsearch index + dead-letter topic) by the task itself,
-in parallel across tasks, before it ends — a failed write fails the task and so the micro-batch.
-Parsed chunks travel to the driver as Arrow IPC payloads (:data:`PAYLOAD`).
+:class:`ParseTask` runs in ``mapInArrow`` on the source rows (value, key, partition, offset,
+produce time: Kafka's, and a backfill's file lines, :mod:`.backfill`). Each record becomes one
+compact row: the normalised fields of a valid event (event id as a 64-bit hash, of its position
+when it has none; codes for type and category; cents), or only its position and reasons if
+invalid. The rules are the contract's (:attr:`Limits.spec`). Invalid records are written to the
+quarantine (Elasticsearch index + dead-letter topic) by the task itself, in parallel across tasks,
+before it ends — a failed write fails the task and so the micro-batch.
 
 Two paths, one answer (tests/unit/test_parse.py checks both against the spec record by record):
 
@@ -53,6 +51,24 @@ from streaming_platform.validation import (
 
 # The Kafka source columns the parser needs, as Spark SQL expressions.
 SOURCE_COLUMNS = ("key", "value", "partition", "offset", "unix_millis(timestamp) AS kafka_ms")
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where a plan's records come from: the events topic and, in a backfill, files (the record
+    of line L of the i-th file has partition -(i+1) and offset L: :mod:`.backfill`)."""
+
+    topic: str
+    files: tuple[str, ...] = ()
+
+    def name(self, partition: int) -> str:
+        """The source of a record, as its quarantine document and its position id name it."""
+        return self.topic if partition >= 0 else f"file:{self.files[-partition - 1]}"
+
+    def position_id(self, partition: int, offset: int) -> str:
+        """The id of a record without ``event_id``: its position (the contract's id policy)."""
+        return position_id(self.name(partition), partition, offset)
+
 
 PARSED = pa.schema(
     [
@@ -128,7 +144,8 @@ def task_stats(parsed: pa.Table) -> dict[str, Any]:
         for r in text.split(","):
             reasons[r] = reasons.get(r, 0) + 1
     valid = pc.is_null(parsed.column("reasons")).to_numpy(zero_copy_only=False)
-    times = np.sort(parsed.column("kafka_ms").to_numpy()[valid])
+    from_kafka = parsed.column("partition").to_numpy() >= 0  # a backfill's file has no latency
+    times = np.sort(parsed.column("kafka_ms").to_numpy()[valid & from_kafka])
     event_ms = parsed.column("event_ms").to_numpy(zero_copy_only=False)[valid]
     picks = np.linspace(0, len(times) - 1, min(len(times), LATENCY_SAMPLES)).astype(np.int64)
     weight = len(times) / len(picks) if len(picks) else 0.0
@@ -148,7 +165,7 @@ class ParseTask:
     task itself (in parallel across tasks) before it ends — a failed write fails the task, so the
     micro-batch. Pickled into the closure Spark ships to the workers."""
 
-    topic: str
+    sources: Sources
     limits: Limits
     sink: SinkConfig
     stats: Any  # an Accumulator of StatsParam
@@ -157,7 +174,7 @@ class ParseTask:
         freeze_worker_heap()
         bad: list[dict[str, Any]] = []
         for rb in batches:
-            parsed = parse_chunk(self.topic, self.limits, Chunk.from_batch(rb), bad)
+            parsed = parse_chunk(self.sources, self.limits, Chunk.from_batch(rb), bad)
             self.stats.add(task_stats(parsed))
             valid = parsed.filter(pc.is_null(parsed.column("reasons"))).drop_columns(["reasons"])
             yield from valid.to_batches()
@@ -210,7 +227,7 @@ class _Recent:
 RECENT = _Recent()
 
 
-def parse_chunk(topic: str, limits: Limits, chunk: Chunk, bad: list[dict[str, Any]]) -> pa.Table:
+def parse_chunk(sources: Sources, limits: Limits, chunk: Chunk, bad: list[dict[str, Any]]) -> pa.Table:
     """Parse and validate a chunk: the fast path takes what it can prove valid, the spec the rest.
 
     While the stream is dirty (last chunk > :data:`FAST_PATH_MAX_INVALID` invalid), every record
@@ -218,7 +235,7 @@ def parse_chunk(topic: str, limits: Limits, chunk: Chunk, bad: list[dict[str, An
     """
     n = len(chunk.values)
     if RECENT.invalid_share <= FAST_PATH_MAX_INVALID:
-        fast_idx, fast = vector_accept(topic, chunk, limits)
+        fast_idx, fast = vector_accept(sources, chunk, limits)
     else:
         fast_idx, fast = np.empty(0, np.int64), PARSED.empty_table()
     parts = [fast] if fast.num_rows else []
@@ -226,7 +243,7 @@ def parse_chunk(topic: str, limits: Limits, chunk: Chunk, bad: list[dict[str, An
         rest = chunk.take(np.setdiff1d(np.arange(len(chunk.values)), fast_idx))
         cols = rest.columns()
         parts.append(
-            pa.Table.from_batches([parse_records(topic, limits, *(c.to_pylist() for c in cols), bad)])
+            pa.Table.from_batches([parse_records(sources, limits, *(c.to_pylist() for c in cols), bad)])
         )
     parsed = pa.concat_tables(parts) if parts else PARSED.empty_table()
     if n:
@@ -407,7 +424,7 @@ def _event_ms(col: pa.ChunkedArray) -> np.ndarray:
     return ms[codes]
 
 
-def vector_accept(topic: str, chunk: Chunk, limits: Limits) -> tuple[np.ndarray, pa.Table]:
+def vector_accept(sources: Sources, chunk: Chunk, limits: Limits) -> tuple[np.ndarray, pa.Table]:
     """(positions, parsed rows) of the records proven valid with column operations."""
     spec = limits.spec
     candidates = np.flatnonzero(screen(chunk.values, limits.max_payload_bytes))
@@ -439,7 +456,7 @@ def vector_accept(topic: str, chunk: Chunk, limits: Limits) -> tuple[np.ndarray,
     partitions, offsets = chunk.partitions.take(idx), chunk.offsets.take(idx)
     event_ids = t.column("event_id").to_numpy(zero_copy_only=False)
     for i in np.flatnonzero(pc.is_null(t.column("event_id")).to_numpy(zero_copy_only=False)):
-        event_ids[i] = position_id(topic, partitions[i].as_py(), offsets[i].as_py())
+        event_ids[i] = sources.position_id(partitions[i].as_py(), offsets[i].as_py())
     amount = t.column("amount").to_numpy()
     arrays = [
         partitions.cast(pa.int32()),
@@ -459,7 +476,7 @@ def vector_accept(topic: str, chunk: Chunk, limits: Limits) -> tuple[np.ndarray,
 
 
 def parse_records(
-    topic: str,
+    sources: Sources,
     limits: Limits,
     values: list[bytes | None],
     keys: list[bytes | None],
@@ -523,13 +540,13 @@ def parse_records(
                     if ts != last_ts:
                         last_ts, last_ms = ts, parse_timestamp_ms(ts)
                     if last_ms is not None and last_ms <= kafka_ms[i] + future_ms:
-                        eid[i] = e if e is not None else position_id(topic, partitions[i], offsets[i])
+                        eid[i] = e if e is not None else sources.position_id(partitions[i], offsets[i])
                         ems[i], cust[i], etype[i], cat[i] = last_ms, c, type_code[et], code
                         cents[i], qty[i], loc[i] = round(amt * 100), q, lo
                         continue
         result = validate(raw, kafka_ms[i], limits)
         if type(result) is ValidEvent:  # a contract of another shape, or a record the hot path left
-            eid[i] = result.event_id or position_id(topic, partitions[i], offsets[i])
+            eid[i] = result.event_id or sources.position_id(partitions[i], offsets[i])
             ems[i], cust[i] = result.event_time_ms, result.customer_id
             etype[i], cat[i] = type_code[result.event_type], cat_code[result.product_category]
             cents[i], qty[i], loc[i] = result.amount_cents, result.quantity, result.location
@@ -539,7 +556,7 @@ def parse_records(
         event_id = doc.get("event_id") if type(doc) is dict else None
         bad.append(
             quarantine_doc(
-                topic,
+                sources.name(partitions[i]),
                 partitions[i],
                 offsets[i],
                 kafka_ms[i],
@@ -577,7 +594,7 @@ def check_lines(lines: list[bytes], limits: Limits, now_ms: int) -> list[str | N
         pa.array(range(n), pa.int64()),
         pa.array([now_ms] * n, pa.int64()),
     )
-    parsed = parse_chunk("check-events", limits, chunk, [])
+    parsed = parse_chunk(Sources("check-events"), limits, chunk, [])
     verdict: list[str | None] = [None] * n
     for offset, reasons in zip(
         parsed.column("offset").to_pylist(), parsed.column("reasons").to_pylist(), strict=True
