@@ -84,7 +84,7 @@ fault-drill: setup  ## Elasticsearch down 10 min, then Kafka 5 min, under a live
 	@$(BIN)/python bench/fault_drill.py $(BENCH_ARGS)
 
 bench-runtime: setup  ## startup time, RSS per service, Kafka and Elasticsearch ceilings
-	@$(BIN)/python bench/runtime_bench.py
+	@$(BIN)/python bench/runtime_bench.py $(BENCH_ARGS)
 
 bench: setup  ## the end-to-end pipeline benchmark (starts Kafka and Elasticsearch if needed)
 	@$(PLATFORM) up kafka elasticsearch

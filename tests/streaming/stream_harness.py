@@ -22,6 +22,7 @@ from elasticsearch import helpers
 from streaming_platform import clients, config
 from streaming_platform.producer import BAD_KINDS, EventGenerator
 from streaming_platform.streaming.app import submit_command, submit_env
+from streaming_platform.validation import Limits
 
 
 @dataclass
@@ -110,15 +111,35 @@ def produce_values(stream: Stream, values: list[bytes]) -> list[ref.KafkaRecord]
     return sorted(out, key=lambda r: r.offset)
 
 
-def expected(stream: Stream, records: list[ref.KafkaRecord], *later: list[ref.KafkaRecord]) -> ref.Expected:
-    """The reference results of ``records`` and of each later run's records (a batch each)."""
+def expected(
+    stream: Stream,
+    records: list[ref.KafkaRecord],
+    *later: list[ref.KafkaRecord],
+    limits: Limits | None = None,
+) -> ref.Expected:
+    """The reference results of ``records`` and of each later run's records (a batch each), under
+    ``limits`` (default: the shipped contract)."""
     s = stream.settings
     return ref.compute(
         [records, *later],
         config.duration_ms(s["spark.window.duration"]),
         config.duration_ms(s["spark.watermark"]),
-        late_retention_ms=config.duration_ms(s["spark.late.retention"]),
+        limits,
+        config.duration_ms(s["spark.late.retention"]),
     )
+
+
+def assert_documents(exp: ref.Expected, customers: dict[str, dict], windows: dict[str, dict]) -> None:
+    """The customer and window documents are exactly the reference results, field by field."""
+    assert set(customers) == set(exp.customers)
+    for cid, doc in customers.items():
+        assert {k: doc[k] for k in ref.CUSTOMER_FIELDS} == {
+            k: exp.customers[cid][k] for k in ref.CUSTOMER_FIELDS
+        }
+    want = {f"{ws}-{cat}": w for (ws, cat), w in exp.windows.items()}
+    assert set(windows) == set(want)
+    for wid, doc in windows.items():
+        assert {k: doc[k] for k in ref.WINDOW_FIELDS} == {k: want[wid][k] for k in ref.WINDOW_FIELDS}, wid
 
 
 def all_docs(stream: Stream, key: str) -> dict[str, dict[str, Any]]:
@@ -158,16 +179,7 @@ def assert_exact(stream: Stream, records: list[ref.KafkaRecord], *later: list[re
     exp = expected(stream, records, *later)
     topic = stream.settings["kafka.topic.events"]
     customers = all_docs(stream, "customers")
-    assert set(customers) == set(exp.customers)
-    for cid, doc in customers.items():
-        assert {k: doc[k] for k in ref.CUSTOMER_FIELDS} == {
-            k: exp.customers[cid][k] for k in ref.CUSTOMER_FIELDS
-        }
-    windows = all_docs(stream, "aggregates")
-    want = {f"{ws}-{cat}": w for (ws, cat), w in exp.windows.items()}
-    assert set(windows) == set(want)
-    for wid, doc in windows.items():
-        assert {k: doc[k] for k in ref.WINDOW_FIELDS} == {k: want[wid][k] for k in ref.WINDOW_FIELDS}, wid
+    assert_documents(exp, customers, all_docs(stream, "aggregates"))
     quarantine = all_docs(stream, "quarantine")
     want_q = {f"{topic}-{p}-{o}": reasons for (p, o), reasons in exp.quarantine.items()}
     assert {qid: doc["reasons"] for qid, doc in quarantine.items()} == want_q

@@ -14,7 +14,7 @@ import pytest
 import reference_model as ref
 import yaml
 from confluent_kafka import TopicPartition
-from stream_harness import Stream, all_docs, produce_known, produce_values
+from stream_harness import Stream, all_docs, assert_documents, expected, produce_known, produce_values
 from test_reprocess import _docs
 
 from streaming_platform import config, contract, es_indices
@@ -81,7 +81,7 @@ def test_quarantined_events_count_after_the_contract_accepts_their_category(
     shipped = replay.assess(replay.Selection(), stream.settings)
     assert shipped.replayable == 0  # under the contract they failed, nothing is valid
     unknown = replay.assess(replay.Selection(reasons=(UNKNOWN,)), settings)
-    was = ref.compute([[*expired, *known, *retained]], 60_000, 0).quarantine.values()
+    was = expected(stream, [*expired, *known, *retained]).quarantine.values()  # the shipped contract's
     assert sum(sum(c.values()) for c in unknown.outcomes.values()) == sum(UNKNOWN in r for r in was)
     assert sum(c[replay.NOW_VALID] for c in unknown.outcomes.values()) == 40  # the rest: other reasons
     assert (unknown.retained, len(unknown.expired)) == (20, 20)
@@ -100,25 +100,10 @@ def test_quarantined_events_count_after_the_contract_accepts_their_category(
     )
     assert stream.wait(proc, name="v2") == 0, stream.log_tail("v2")
 
-    s = stream.settings
-    exp = ref.compute(  # one first batch: the backfilled file and the retained history
-        [[*backfilled, *history]],
-        config.duration_ms(s["spark.window.duration"]),
-        config.duration_ms(s["spark.watermark"]),
-        limits,
-        config.duration_ms(s["spark.late.retention"]),
-    )
-    customers = _docs(stream, version, "customers")
-    assert set(customers) == set(exp.customers)
-    for cid, doc in customers.items():
-        assert {k: doc[k] for k in ref.CUSTOMER_FIELDS} == {
-            k: exp.customers[cid][k] for k in ref.CUSTOMER_FIELDS
-        }
+    # One first batch: the backfilled file and the retained history, under the new contract.
+    exp = expected(stream, [*backfilled, *history], limits=limits)
     windows = _docs(stream, version, "aggregates")
-    want = {f"{ws}-{cat}": w for (ws, cat), w in exp.windows.items()}
-    assert set(windows) == set(want)
-    for wid, doc in windows.items():
-        assert {k: doc[k] for k in ref.WINDOW_FIELDS} == {k: want[wid][k] for k in ref.WINDOW_FIELDS}, wid
+    assert_documents(exp, _docs(stream, version, "customers"), windows)
     assert sum(d["events"] for d in windows.values() if d["product_category"] == "garden") == 40
     assert not [d for d in _docs(stream, version, "quarantine").values() if "rake" in (d["raw"] or "")]
 
