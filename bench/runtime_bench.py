@@ -53,12 +53,14 @@ def process_memory(settings, services: list[str]) -> list[dict]:
     """One row per process of each service's tree: pid, service, command, RSS and PSS in MB."""
     import psutil
 
-    from streaming_platform.runtime import process
+    from streaming_platform.runtime import cli, process
 
     rows = []
     paths = process.Paths(settings.home)
-    for name in services:
-        pid = process.read_pid(paths, name)
+    # A service is one process tree, or one per node under topology=cluster (kafka-1…3, …).
+    nodes = [(name, spec.name) for name in services for spec in cli.node_specs(name, settings)]
+    for name, node in nodes:
+        pid = process.read_pid(paths, node)
         if pid is None:
             continue
         try:

@@ -44,7 +44,7 @@ SERVICES: dict[str, str] = {
 TEST_SERVICES = ("kafka", "elasticsearch", "spark")
 
 
-def _specs(name: str, settings: config.Settings) -> list[ServiceSpec]:
+def node_specs(name: str, settings: config.Settings) -> list[ServiceSpec]:
     """The processes of service ``name``: modules whose service is several nodes (under
     topology=cluster) expose ``service_specs(settings)``, the others ``spec(settings)``."""
     module = importlib.import_module(f"streaming_platform.runtime.{SERVICES[name]}")
@@ -55,14 +55,14 @@ def _specs(name: str, settings: config.Settings) -> list[ServiceSpec]:
 def _running_specs(name: str, settings: config.Settings) -> list[ServiceSpec]:
     """``_specs``, plus the running nodes of the other topology (started by an ``up`` under it),
     so ``down`` and ``status`` never lose sight of a process ``up`` started."""
-    own = _specs(name, settings)
+    own = node_specs(name, settings)
     module = importlib.import_module(f"streaming_platform.runtime.{SERVICES[name]}")
     if not hasattr(module, "service_specs"):
         return own
     other = "embedded" if settings["topology"] == "cluster" else "cluster"
     paths, names = Paths(settings.home), {spec.name for spec in own}
     alt = config.load(env={**os.environ, config.option("topology").env: other})
-    extra = [sp for sp in _specs(name, alt) if sp.name not in names and process.read_pid(paths, sp.name)]
+    extra = [sp for sp in node_specs(name, alt) if sp.name not in names and process.read_pid(paths, sp.name)]
     return own + extra
 
 
@@ -100,7 +100,7 @@ def up(settings: config.Settings, names: list[str]) -> list[str]:
     started: list[str] = []
     t0 = time.monotonic()
     for name in names:
-        for spec in _specs(name, settings):
+        for spec in node_specs(name, settings):
             was_running = process.read_pid(paths, spec.name) is not None
             process.start(spec, paths, settings["bind.host"])
             if not was_running and name not in started:
