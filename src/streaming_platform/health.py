@@ -18,7 +18,9 @@ spark workers          ``spark://`` masters only: the master's alive workers (it
                        ``spark.cluster.master.ui.port``) and the app's executors; fails below
                        the cluster topology's two workers (one elsewhere).
 app liveness           the app's Spark UI answers and lists the running application (and what
-                       it waits for during an outage: ``<checkpoint>/status.json``).
+                       it waits for during an outage: ``<checkpoint>/status.json``). A UI that
+                       accepts the connection has 20 s to answer (its REST API answers the first
+                       request late); one that does not is "unknown", not "not running".
 free disk              the least free disk of the state folder and of each Elasticsearch node,
                        warned before Elasticsearch's own watermarks stop writes. Limit
                        ``health.min.free.disk.percent``.
