@@ -44,9 +44,14 @@ $(WEB)/dist/index.html: $(shell find $(WEB)/src -type f 2>/dev/null) $(WEB)/pack
 	@echo "→ building the dashboard front end (npm ci && npm run build)"
 	@cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error && npm run build
 
-postgres:  ## Debian's PostgreSQL 15 server (Airflow's metadata under the cluster topology)
-	@test -x /usr/lib/postgresql/15/bin/postgres || { echo "→ installing postgresql-15 (apt-get)"; \
-	  apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql-15 >/dev/null; }
+# The one PostgreSQL version setting is runtime/postgres.py's VERSION (compose's default is tested equal).
+PG_VERSION := $(shell sed -n 's/^VERSION = "\([0-9]*\)"$$/\1/p' src/streaming_platform/runtime/postgres.py)
+
+postgres:  ## Debian's PostgreSQL server, runtime/postgres.py's VERSION (Airflow's metadata under the cluster topology)
+	@test -n "$(PG_VERSION)" || { echo "✗ no VERSION in src/streaming_platform/runtime/postgres.py"; exit 1; }
+	@test -x /usr/lib/postgresql/$(PG_VERSION)/bin/postgres || { echo "→ installing postgresql-$(PG_VERSION) (apt-get)"; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql-$(PG_VERSION) >/dev/null; }
+	@test -x /usr/lib/postgresql/$(PG_VERSION)/bin/postgres || { echo "✗ postgresql-$(PG_VERSION) did not install"; exit 1; }
 
 browser:  ## Debian's Chromium for the end-to-end page test
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }

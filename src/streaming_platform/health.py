@@ -18,7 +18,9 @@ spark workers          ``spark://`` masters only: the master's alive workers (it
                        ``spark.cluster.master.ui.port``) and the app's executors; fails below
                        the cluster topology's two workers (one elsewhere).
 app liveness           the app's Spark UI answers and lists the running application (and what
-                       it waits for during an outage: ``<checkpoint>/status.json``).
+                       it waits for during an outage: ``<checkpoint>/status.json``). A UI that
+                       accepts the connection has 20 s to answer (its REST API answers the first
+                       request late); one that does not is "unknown", not "not running".
 free disk              the least free disk of the state folder and of each Elasticsearch node,
                        warned before Elasticsearch's own watermarks stop writes. Limit
                        ``health.min.free.disk.percent``.
@@ -40,8 +42,9 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -57,6 +60,10 @@ KAFKA_TIMEOUT_S = 10.0
 RECENT_BATCHES = 200  # runtime docs scanned for the newest processed offsets
 STATUS_FRESH_S = 90.0  # the app rewrites its status at least every 30 s while it waits
 UI_PORT_TRIES = 4  # Spark moves the UI to the next port when the configured one is taken
+# The UI's REST API starts on its first request: that answer can take over 10 s on a busy machine.
+UI_ANSWER_WAIT_S = 20.0
+UI_RETRY_S = 1.0  # between attempts at a UI that accepted the connection but did not answer
+NO_ANSWER = "no answer"  # a UI port that listens but gave no answer in time: liveness unknown
 LAG_GROWING_WARN_S = 60.0  # a lag growing this long (yet under its limit) is a warning
 
 # The checks' names, as the DAG's log, its failure message and the dashboard show them.
@@ -325,9 +332,9 @@ def _get_json(url: str) -> Any:
         return json.loads(resp.read())
 
 
-def app_executors(settings: Settings) -> list[dict[str, Any]] | None:
+def app_executors(settings: Settings, wait_s: float = UI_ANSWER_WAIT_S) -> list[dict[str, Any]] | None:
     """The running app's executors (not the driver) from its UI, or None if it does not answer."""
-    for url, app in _running_apps(settings):
+    for url, app in running_apps(ui_answers(settings, wait_s)):
         try:
             found = _get_json(f"{url}/api/v1/applications/{app['id']}/executors")
         except (OSError, ValueError):
@@ -346,7 +353,7 @@ def app_executors(settings: Settings) -> list[dict[str, Any]] | None:
     return None
 
 
-def spark_cluster_state(settings: Settings) -> dict[str, Any] | None:
+def spark_cluster_state(settings: Settings, wait_s: float = UI_ANSWER_WAIT_S) -> dict[str, Any] | None:
     """The standalone master's workers and the app's executors; None unless on ``spark://``."""
     ui = standalone_master_ui(settings)
     if ui is None:
@@ -371,7 +378,7 @@ def spark_cluster_state(settings: Settings) -> dict[str, Any] | None:
             {"id": a.get("id"), "name": a.get("name"), "cores": a.get("cores")}
             for a in master.get("activeapps", [])
         ],
-        "executors": app_executors(settings),
+        "executors": app_executors(settings, wait_s),
     }
 
 
@@ -406,12 +413,50 @@ def spark_workers(settings: Settings) -> Check | None:
 # ---------------------------------------------------------------------------- the app
 
 
-def _ui_applications(url: str) -> list[dict[str, Any]] | None:
-    try:
-        with urllib.request.urlopen(f"{url}/api/v1/applications", timeout=3) as resp:
-            return json.loads(resp.read())
-    except (OSError, ValueError):
-        return None
+UiAnswer = list[dict[str, Any]] | str | None  # the applications, NO_ANSWER, or None: nothing listens
+
+
+def _ui_applications(url: str, deadline: float) -> UiAnswer:
+    """``GET <url>/api/v1/applications``, asked again until ``deadline`` while the UI is silent."""
+    while True:
+        timeout = max(deadline - time.monotonic(), 1.0)
+        try:
+            with urllib.request.urlopen(f"{url}/api/v1/applications", timeout=timeout) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500:  # something else answers on this port: it lists no app
+                return []
+        except urllib.error.URLError as exc:
+            if isinstance(exc.reason, ConnectionRefusedError):
+                return None
+        except ConnectionRefusedError:
+            return None
+        except (OSError, ValueError):  # timed out, reset or cut short: the UI is still starting
+            pass
+        if time.monotonic() + UI_RETRY_S >= deadline:
+            return NO_ANSWER
+        time.sleep(UI_RETRY_S)
+
+
+def ui_answers(settings: Settings, wait_s: float = UI_ANSWER_WAIT_S) -> dict[str, UiAnswer]:
+    """UI URL -> its answer, for each port the app's UI may have taken; ``wait_s`` in all."""
+    host, first = settings["bind.host"], settings["spark.ui.port"]
+    deadline = time.monotonic() + wait_s
+    return {
+        url: _ui_applications(url, deadline)
+        for url in (f"http://{host}:{port}" for port in range(first, first + UI_PORT_TRIES))
+    }
+
+
+def running_apps(answers: dict[str, UiAnswer]) -> list[tuple[str, dict[str, Any]]]:
+    """(UI URL, application) of each answer listing the app, not completed."""
+    return [
+        (url, app)
+        for url, apps in answers.items()
+        if isinstance(apps, list)
+        for app in apps
+        if app.get("name") == APP_NAME and not all(a.get("completed") for a in app.get("attempts", [{}]))
+    ]
 
 
 def app_waiting(settings: Settings, now: float | None = None) -> str:
@@ -422,32 +467,41 @@ def app_waiting(settings: Settings, now: float | None = None) -> str:
     return status.get("detail", "") if fresh and status.get("waiting_for") else ""
 
 
-def _running_apps(settings: Settings) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(UI URL, application) of the app, running, on each UI port it may have taken."""
-    host, first = settings["bind.host"], settings["spark.ui.port"]
-    for port in range(first, first + UI_PORT_TRIES):
-        url = f"http://{host}:{port}"
-        for app in _ui_applications(url) or []:
-            running = not all(a.get("completed") for a in app.get("attempts", [{}]))
-            if app.get("name") == APP_NAME and running:
-                yield url, app
-
-
-def app_liveness(settings: Settings) -> Check:
-    """The Spark UI of the app answers and lists it, not completed (else: the app is not running)."""
-    host, first = settings["bind.host"], settings["spark.ui.port"]
-    for url, app in _running_apps(settings):
-        waiting = app_waiting(settings)
+def judge_app_liveness(
+    answers: dict[str, UiAnswer], waiting: str = "", wait_s: float = UI_ANSWER_WAIT_S
+) -> Check:
+    """Alive (value 1) when a UI lists the app running; unknown (value None) when none does but a
+    port accepted the connection without answering; else not running (value 0)."""
+    for url, app in running_apps(answers):
         detail = f"{APP_NAME} is running ({app.get('id')}, UI {url})"
         return Check(APP_LIVENESS, True, 1, None, f"{detail}, {waiting}" if waiting else detail)
+    silent = [url for url, apps in answers.items() if apps == NO_ANSWER]
+    if silent:
+        return Check(
+            APP_LIVENESS,
+            False,
+            None,
+            None,
+            f"{APP_NAME} is not known to run: the Spark UI at {', '.join(silent)} accepted the "
+            f"connection but gave no answer in {wait_s:.0f}s",
+        )
+    ports = [url.rsplit(":", 1) for url in answers]
+    where = f"{ports[0][0].removeprefix('http://')}:{ports[0][1]}-{ports[-1][1]}" if ports else "no port"
     return Check(
         APP_LIVENESS,
         False,
         0,
         None,
-        f"{APP_NAME} is not running: no Spark UI listing it on {host}:{first}-{first + UI_PORT_TRIES - 1} "
-        "(trigger the streaming_app DAG)",
+        f"{APP_NAME} is not running: no Spark UI listing it on {where} (trigger the streaming_app DAG)",
     )
+
+
+def app_liveness(settings: Settings, wait_s: float = UI_ANSWER_WAIT_S) -> Check:
+    """The Spark UI of the app answers and lists it, not completed (else: the app is not running).
+
+    A UI that accepts the connection is given up to ``wait_s`` to answer: its REST API answers
+    the first request late, and judging it "not running" meanwhile fails pipeline_health."""
+    return judge_app_liveness(ui_answers(settings, wait_s), app_waiting(settings), wait_s)
 
 
 # ---------------------------------------------------------------------------- all

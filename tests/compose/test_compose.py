@@ -517,7 +517,7 @@ def test_airflow_components():
         "airflow-triggerer": "triggerer",
     }
     assert "postgresql" in _environment(SERVICES["airflow-scheduler"])["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
-    assert re.fullmatch(r"postgres:16(\.\d+)?", SERVICES["postgres"]["image"])
+    assert re.fullmatch(r"postgres:\$\{POSTGRES_VERSION:-\d+\}", SERVICES["postgres"]["image"])
 
 
 def _dockerfile(service: str) -> str:
@@ -897,6 +897,21 @@ def test_versions_equal_the_embedded_ones():
     es = _pom_property("jvm/elasticsearch/pom.xml", "es.version")
     for name in ("elasticsearch", "kibana"):
         assert _default_of(SERVICES[name]["image"].split(":", 1)[1])[1] == es, name
+
+
+def test_postgres_version_equals_the_embedded_one():
+    from streaming_platform.runtime import postgres
+
+    # The embedded server's VERSION is the one setting: compose's default and `make postgres` follow it.
+    assert _default_of(SERVICES["postgres"]["image"].split(":", 1)[1])[1] == postgres.VERSION
+    make = subprocess.run(
+        ["make", "-s", "-C", str(REPO), "--eval", "print-pg: ; @echo $(PG_VERSION)", "print-pg"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert make.returncode == 0 and make.stdout.strip() == postgres.VERSION, make.stdout + make.stderr
+    assert f"/usr/lib/postgresql/{postgres.VERSION}/bin" == str(postgres.BIN_DIR)
 
 
 # --------------------------------------------------------------------------- security

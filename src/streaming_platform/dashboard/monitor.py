@@ -134,7 +134,11 @@ class Monitor:
                 lambda: self._threaded("elasticsearch", lambda: probes.elasticsearch(self.es, s)),
             ),
             ("spark", 2.0, lambda: self._threaded("spark", lambda: probes.spark(self.es, s))),
-            ("spark-app", 5.0, lambda: self._threaded("spark-app", lambda: health.app_liveness(s).ok)),
+            (
+                "spark-app",
+                5.0,
+                lambda: self._threaded("spark-app", lambda: health.app_liveness(s, probes.UI_WAIT_S).ok),
+            ),
             (
                 "producer",
                 5.0,

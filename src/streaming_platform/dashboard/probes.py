@@ -19,6 +19,9 @@ from streaming_platform.config import Settings
 from streaming_platform.es_indices import parse_offset_range
 from streaming_platform.runtime.process import Paths, read_pid
 
+# Below the monitor's probe timeout: the card is re-probed every few seconds, a slow UI shows as such.
+UI_WAIT_S = 3.0
+
 # role -> field of the runtime-metrics index. The app owns that schema (es_indices.RUNTIME_PROPERTIES,
 # a strict mapping), so the names are fixed: tests/dashboard/test_units.py checks they exist.
 RUNTIME_FIELDS: dict[str, str] = {
@@ -204,7 +207,7 @@ def spark(es: Elasticsearch, settings: Settings) -> dict[str, Any]:
 def _spark_cluster(settings: Settings) -> dict[str, Any] | None:
     """Workers and executors on a standalone master (None on local[N]; an error in words)."""
     try:
-        return health.spark_cluster_state(settings)
+        return health.spark_cluster_state(settings, UI_WAIT_S)
     except (OSError, ValueError) as exc:
         return {"error": f"master unreachable: {exc}"}
 

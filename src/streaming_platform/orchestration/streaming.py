@@ -65,7 +65,7 @@ def request_stop() -> str:
 
 
 def app_stopped() -> bool:
-    """True once the app's Spark UI no longer lists it as running."""
+    """True once the app's Spark UI no longer lists it as running (a silent UI is not "stopped")."""
     check = health.app_liveness(config.load())
     say(check.message)
-    return not check.ok
+    return check.value == 0

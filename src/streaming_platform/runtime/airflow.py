@@ -202,9 +202,13 @@ def migrate_db(settings: Settings) -> None:
     if _database_present(settings) and marker.exists():
         return
     say(f"→ airflow db migrate on {settings['airflow.database']} (first start only)")
+    # An inherited URL (e.g. a test process's SQLite) would win over this database's _CMD one.
+    inherited = {
+        k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
+    }
     result = subprocess.run(
         [str(_venv_bin() / "airflow"), "db", "migrate"],
-        env={**os.environ, **airflow_env(settings)},
+        env={**inherited, **airflow_env(settings)},
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
