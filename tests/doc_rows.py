@@ -19,6 +19,13 @@ def _lists(matrix: np.ndarray) -> pa.Array:
     return pa.array([list(map(int, r)) for r in matrix], pa.list_(pa.int64()))
 
 
+def _counts(matrix: np.ndarray) -> pa.Array:
+    """Counts by category as the state holds them: a map by name of the categories seen, in no
+    particular order (reversed here)."""
+    rows = [[(c, int(n)) for c, n in zip(PRODUCT_CATEGORIES, r, strict=True) if n][::-1] for r in matrix]
+    return pa.array(rows, pa.map_(pa.string(), pa.int64()))
+
+
 def customer_rows(ids: list[str], locations: list[str], values: np.ndarray) -> pa.Table:
     """Customer rows from an (n, CUSTOMER_WIDTH) integer matrix."""
     values = np.asarray(values, np.int64).reshape(len(ids), CUSTOMER_WIDTH)
@@ -32,19 +39,19 @@ def customer_rows(ids: list[str], locations: list[str], values: np.ndarray) -> p
             "first_seen": pa.array(values[:, FIRST]),
             "last_seen": pa.array(values[:, LAST]),
             "last_location": pa.array(locations, pa.string()),
-            "by_category": _lists(values[:, CATS:]),
+            "by_category": _counts(values[:, CATS:]),
         }
     )
 
 
-def window_rows(starts: list[int], categories: list[int], by_type: np.ndarray, other: np.ndarray) -> pa.Table:
+def window_rows(starts: list[int], categories: list[str], by_type: np.ndarray, other: np.ndarray) -> pa.Table:
     """Window rows: counts by type, and (units, purchase cents, refund cents, customers) per row."""
     other = np.asarray(other, np.int64).reshape(len(starts), 4)
     return pa.table(
         {
             "kind": pa.array([WINDOW] * len(starts), pa.int8()),
             "window_start": pa.array(starts, pa.int64()),
-            "category": pa.array(categories, pa.int8()),
+            "category": pa.array(categories, pa.string()),
             "by_type": _lists(np.asarray(by_type).reshape(len(starts), N_TYPES)),
             "units": pa.array(other[:, 0]),
             "purchase_cents": pa.array(other[:, 1]),

@@ -247,9 +247,6 @@ def parse(doc: Any, source: str = "") -> Contract:
         _check(_CATEGORY_NAME.fullmatch(v) is not None, "categories", f"{v!r}: no dots, quotes or controls")
     _check(len(set(values)) == len(values), "categories", "values must differ")
     _check(len(values) <= policy.max_distinct, "categories", "more values than max_distinct")
-    _check(
-        policy.max_distinct <= 127, "categories", "max_distinct at most 127 (categories travel as int8 codes)"
-    )
     policy = CategoryPolicy(**{**policy.__dict__, "values": values})
     # The aggregates read these by name (and the id rule's fields by rule).
     kinds = {f.name: (f.type, f.required) for f in fields}
@@ -335,8 +332,9 @@ def _narrowed(old: float | None, new: float | None, lower: bool) -> bool:
 
 def compatibility(old: Contract, new: Contract) -> list[str]:
     """Why ``new`` cannot replace ``old`` (empty: it can). Additive changes pass: a new optional
-    field, a new event type or category at the end, a wider range or cap. Each refusal names the
-    field (or type, or category) it is about."""
+    field, a new event type at the end, a new category anywhere (categories travel by name, so
+    their order is free), a wider range or cap. Each refusal names the field (or type, or category)
+    it is about."""
     problems: list[str] = []
     if new.name != old.name:
         problems.append(f"contract renamed {old.name!r} → {new.name!r}")
@@ -385,9 +383,9 @@ def compatibility(old: Contract, new: Contract) -> list[str]:
         problems.append(f"categories: normalisation narrowed {list(oc.normalise)} → {list(nc.normalise)}")
     if nc.max_length < oc.max_length:
         problems.append(f"categories: max_length narrowed {oc.max_length} → {nc.max_length}")
-    for i, v in enumerate(oc.values):
-        if i >= len(nc.values) or nc.values[i] != v:
-            problems.append(f"category {v}: removed or moved (new categories go at the end)")
+    for v in oc.values:
+        if v not in nc.values:
+            problems.append(f"category {v}: removed")
     return problems
 
 

@@ -152,7 +152,7 @@ class Spec:
     event_type: str
     category: str
     type_code: dict[str, int]
-    category_code: dict[str, int]  # canonical category → its code
+    categories: frozenset[str]  # the canonical categories
     policy: ct.CategoryPolicy
     standard: bool  # the hot paths apply (see _STANDARD)
     id_len: int
@@ -161,15 +161,12 @@ class Spec:
     amount: Range | None
     quantity: Range | None
 
-    def category_of(self, value: str) -> int | None:
-        """The code of a category value (normalised by the contract's policy), None if refused."""
-        code = self.category_code.get(value)
-        if code is None:
-            code = self.category_code.get(self.policy.canonical(value))
-        return code
-
-    def canonical_category(self, code: int) -> str:
-        return self.policy.values[code]
+    def category_of(self, value: str) -> str | None:
+        """A category value's canonical form (the contract's policy), None if refused."""
+        if value in self.categories:
+            return value
+        value = self.policy.canonical(value)
+        return value if value in self.categories else None
 
 
 @functools.lru_cache(maxsize=16)
@@ -214,7 +211,7 @@ def compile_spec(contract: ct.Contract, max_amount: float, max_quantity: int) ->
         event_type=by_rule["event_type"],
         category=by_rule["category"],
         type_code={t: i for i, t in enumerate(contract.event_type_names)},
-        category_code={c: i for i, c in enumerate(contract.categories.values)},
+        categories=frozenset(contract.categories.values),
         policy=contract.categories,
         standard=standard,
         id_len=ids[0][1] if ids else MAX_ID_LENGTH,
@@ -342,7 +339,7 @@ def check_document(doc: Any, produced_ms: int, limits: Limits) -> ValidEvent | l
             and type(et) is str
             and et in spec.type_code
             and type(cat) is str
-            and (code := spec.category_of(cat)) is not None
+            and (name := spec.category_of(cat)) is not None
             and (type(amt) is float or type(amt) is int)
             and amount.minimum <= amt <= amount.maximum  # type: ignore[union-attr,operator]
             and type(qty) is int
@@ -350,7 +347,6 @@ def check_document(doc: Any, produced_ms: int, limits: Limits) -> ValidEvent | l
         ):
             event_ms = parse_timestamp_ms(ts)
             if event_ms is not None and event_ms <= produced_ms + limits.max_future_seconds * 1000:
-                name = spec.canonical_category(code)
                 return ValidEvent(eid, event_ms, cid, et, name, pid, round(amt * 100), qty, loc)
     return _reasons(doc, produced_ms, limits)
 
@@ -403,7 +399,7 @@ def _reasons(doc: dict[str, Any], produced_ms: int, limits: Limits) -> ValidEven
         event_ms,
         doc["customer_id"],
         doc[spec.event_type],
-        spec.canonical_category(category),
+        category,
         doc["product_id"],
         round(doc["amount"] * 100),
         doc["quantity"],

@@ -100,6 +100,8 @@ def _changed(edit) -> ct.Contract:
         lambda d: d["fields"].update(coupon={"type": "string", "required": False, "max_length": 32}),
         lambda d: d["event_types"].update(wishlist={"field": "wishlists", "label": "Wishlist"}),
         lambda d: d["categories"]["values"].append("garden"),
+        lambda d: d["categories"]["values"].insert(0, "garden"),
+        lambda d: d["categories"]["values"].reverse(),  # categories travel by name
         lambda d: d["fields"]["location"].update(max_length=512),
         lambda d: d["fields"]["event_id"].update(doc="other words"),
     ],
@@ -121,7 +123,7 @@ def test_additive_changes_are_compatible(edit) -> None:
         ),
         (lambda d: d["fields"]["amount"].update(minimum=1), "field amount: range narrowed"),
         (lambda d: d["fields"]["location"].update(max_length=100), "field location: max_length narrowed"),
-        (lambda d: d["categories"]["values"].remove("books"), "category books"),
+        (lambda d: d["categories"]["values"].remove("books"), "category books: removed"),
         (lambda d: d["event_types"].pop("refund"), "event type refund"),
         (lambda d: d["event_types"]["refund"].update(revenue="none"), "event type refund"),
         (

@@ -27,7 +27,7 @@ def test_documents_fit_strict_mappings() -> None:
     m = mappings(SETTINGS)
     (customer,) = customer_sources(customer_rows(["c1"], ["Rome"], np.arange(CUSTOMER_WIDTH)), 3, 0)
     fits(orjson.loads(customer), m[SETTINGS["es.index.customers"]])
-    ((_, window),) = window_docs(window_rows([0], [2], np.arange(4), np.arange(4)), 60_000, 3, 0)
+    ((_, window),) = window_docs(window_rows([0], ["home"], np.arange(4), np.arange(4)), 60_000, 3, 0)
     fits(window, m[SETTINGS["es.index.aggregates"]])
     fits(quarantine_doc("t", 0, 1, 2, b"k", b"\xff", ["not_utf8"], None), m[SETTINGS["es.index.quarantine"]])
 

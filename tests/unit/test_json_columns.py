@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import orjson
+import pyarrow as pa
 import pytest
 
 from streaming_platform import json_columns as jc
@@ -68,3 +69,11 @@ def test_customer_sources_match_the_documents_field_by_field() -> None:
         assert doc == expected_customer(cid, loc, r, 42, 1_790_000_000_000)
         assert list(doc) == list(expected_customer(cid, loc, r, 0, 0))  # same field order
     assert customer_sources(customer_rows([], [], rows[:0]), 1, 0) == []
+
+
+def test_a_category_the_contract_no_longer_lists_still_renders() -> None:
+    rows = customer_rows(["c"], ["Rome"], np.zeros((1, CUSTOMER_WIDTH), np.int64))
+    maps = pa.array([[("garden", 2), ("toys", 2)]], pa.map_(pa.string(), pa.int64()))
+    rows = rows.set_column(rows.schema.get_field_index("by_category"), "by_category", maps)
+    doc = orjson.loads(customer_sources(rows, 1, 0)[0])
+    assert (doc["top_category"], doc["events_by_category"]) == ("toys", {"toys": 2, "garden": 2})

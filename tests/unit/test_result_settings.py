@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 
 from streaming_platform import config
-from streaming_platform.streaming.app import RESULT_SETTINGS, ResultSettingsChanged, pin_result_settings
+from streaming_platform.streaming.app import (
+    RESULT_SETTINGS,
+    STATE_FORMAT,
+    ResultSettingsChanged,
+    pin_result_settings,
+)
 
 
 def _settings(**env: str) -> config.Settings:
@@ -41,3 +46,14 @@ def test_a_setting_new_to_the_checkpoint_is_adopted(tmp_path: Path) -> None:
     (tmp_path / RESULT_SETTINGS).write_text('{"spark.watermark": "10 minutes"}')
     pin_result_settings(tmp_path, _settings())
     assert "validation.max.quantity" in (tmp_path / RESULT_SETTINGS).read_text()
+
+
+def test_a_checkpoint_of_another_state_format_is_refused_pointing_at_reprocess(tmp_path: Path) -> None:
+    pin_result_settings(tmp_path, _settings())
+    assert f'"state.format": "{STATE_FORMAT}"' in (tmp_path / RESULT_SETTINGS).read_text()
+    (tmp_path / RESULT_SETTINGS).write_text('{"spark.watermark": "10 minutes"}')  # pinned before formats
+    (tmp_path / "offsets").mkdir()
+    (tmp_path / "offsets" / "0").write_text("v1")
+    with pytest.raises(ResultSettingsChanged, match=r"state of format 1.*reprocess") as err:
+        pin_result_settings(tmp_path, _settings())
+    assert "\n" not in str(err.value)

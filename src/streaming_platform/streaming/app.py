@@ -216,12 +216,11 @@ def build_query(app: StreamApp) -> Any:
     )
 
 
-def _codes(contract: Contract) -> tuple[int, int, int, int]:
-    """Event types and categories as the processors count them (codes: parse.py), and the types
-    that add to revenue (and units) and subtract from it (-1: none), as the contract says."""
+def _codes(contract: Contract) -> tuple[int, int, int]:
+    """Event types as the processors count them (codes: parse.py; categories go by name), and the
+    types that add to revenue (and units) and subtract from it (-1: none), as the contract says."""
     return (
         len(contract.event_types),
-        len(contract.categories.values),
         contract.type_index("revenue", "adds"),
         contract.type_index("revenue", "subtracts"),
     )
@@ -658,6 +657,9 @@ class StreamApp:
 
 
 RESULT_SETTINGS = "result-settings.json"  # in the checkpoint: the settings its results were computed with
+# The shape of the state rows (jvm/state), pinned with the settings: Spark cannot resume another.
+# 2: categories by name; 1 (checkpoints from before it was pinned): by code.
+STATE_FORMAT = "2"
 # What decides which events count where: a replay after a change would count differently.
 RESULT_OPTIONS = ("spark.window.duration", "spark.watermark", "spark.late.retention")
 
@@ -676,11 +678,20 @@ def pin_result_settings(checkpoint: Path, settings: Settings) -> None:
 
     A restart replays batches Spark had not committed: under other validation limits, window or
     watermark they would count differently from the batches before them. A setting new to the
-    checkpoint (an upgrade) is adopted.
+    checkpoint (an upgrade) is adopted; a state format is not (:data:`STATE_FORMAT`).
     """
     path = checkpoint / RESULT_SETTINGS
-    current = result_settings(settings)
+    current = {**result_settings(settings), "state.format": STATE_FORMAT}
     saved = json.loads(path.read_text()) if path.exists() else {}
+    offsets = checkpoint / "offsets"
+    started = offsets.is_dir() and any(offsets.iterdir())  # a batch was planned: state may exist
+    found = saved.get("state.format", "1" if started else STATE_FORMAT)
+    if found != STATE_FORMAT:
+        raise ResultSettingsChanged(
+            f"the checkpoint {checkpoint} holds state of format {found}, this app needs format "
+            f"{STATE_FORMAT}: it cannot go on from it. Compute a new version from the topic's history "
+            "with the reprocess DAG: see README, 'Changing what the stream computes'"
+        )
     changed = [
         f"{k} was {v!r}, now {current[k]!r}" for k, v in saved.items() if k in current and current[k] != v
     ]

@@ -125,6 +125,20 @@ def _matrix(col: pa.ChunkedArray, width: int) -> np.ndarray:
     return flat.reshape(-1, width) if len(flat) else np.zeros((len(col), width), np.int64)
 
 
+def _by_name(col: pa.ChunkedArray, names: tuple[str, ...]) -> tuple[list[str], np.ndarray]:
+    """A column of name → count maps as (names, an (n, len(names)) matrix): the contract's names in
+    its order (ties of top_category), then any others the state holds, sorted."""
+    entries = pa.struct([col.type.key_field, col.type.item_field])
+    maps = col.combine_chunks().cast(pa.list_(entries))  # Arrow flattens lists, not maps
+    flat = pc.list_flatten(maps)  # every row's (key, value) entries, in row order
+    keys, counts = flat.field(0), flat.field(1).to_numpy()
+    names = [*names, *sorted(set(pc.unique(keys).to_pylist()) - set(names))]
+    out = np.zeros((len(maps), len(names)), np.int64)
+    rows = np.repeat(np.arange(len(maps)), pc.list_value_length(maps).to_numpy(zero_copy_only=False))
+    out[rows, pc.index_in(keys, value_set=pa.array(names, pa.string())).to_numpy()] = counts
+    return names, out
+
+
 def window_docs(
     rows: pa.Table, window_ms: int, batch_id: int, now_ms: int, contract: ct.Contract | None = None
 ) -> list[tuple[str, dict[str, Any]]]:
@@ -141,12 +155,11 @@ def window_docs(
     for counts, (ws, cat, units, bought, refunded, distinct, late) in zip(
         by_type, zip(*cols, strict=True), strict=True
     ):
-        category = contract.categories.values[cat]
         purchases = counts[purchase] if purchase >= 0 else 0
         doc: dict[str, Any] = {
             "window_start": ws,
             "window_end": ws + window_ms,
-            "product_category": category,
+            "product_category": cat,
             "events": sum(counts),
             **dict(zip(type_fields, counts, strict=True)),
             "units": units,
@@ -162,7 +175,7 @@ def window_docs(
             "batch_id": batch_id,
             "updated_at": now_ms,
         }
-        docs.append((f"{ws}-{category}", doc))
+        docs.append((f"{ws}-{cat}", doc))
     return docs
 
 
@@ -172,9 +185,8 @@ def customer_sources(
     """The customers' documents as JSON, rendered column-wise (:mod:`..json_columns`): ~3 µs a
     document where a dict and ``orjson.dumps`` took ~20."""
     contract = contract or ct.current()
-    categories = contract.categories.values
     types = _matrix(rows.column("by_type"), len(contract.event_types))
-    cats = _matrix(rows.column("by_category"), len(categories))
+    categories, cats = _by_name(rows.column("by_category"), contract.categories.values)
     spend = rows.column("purchase_cents").to_numpy()
     refund = rows.column("refund_cents").to_numpy()
     top = np.argmax(cats, axis=1)  # most events; ties: the earlier category

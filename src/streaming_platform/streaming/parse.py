@@ -3,8 +3,8 @@
 :class:`ParseTask` runs in ``mapInArrow`` on the source rows (value, key, partition, offset,
 produce time: Kafka's, and a backfill's file lines, :mod:`.backfill`). Each record becomes one
 compact row: the normalised fields of a valid event (event id as a 64-bit hash, of its position
-when it has none; codes for type and category; cents), or only its position and reasons if
-invalid. The rules are the contract's (:attr:`Limits.spec`). Invalid records are written to the
+when it has none; a code for the type; the canonical category; cents), or only its position and
+reasons if invalid. The rules are the contract's (:attr:`Limits.spec`). Invalid records are written to the
 quarantine (Elasticsearch index + dead-letter topic) by the task itself, in parallel across tasks,
 before it ends — a failed write fails the task and so the micro-batch.
 
@@ -79,7 +79,7 @@ PARSED = pa.schema(
         ("event_ms", pa.int64()),
         ("customer_id", pa.string()),
         ("event_type", pa.int8()),
-        ("category", pa.int8()),
+        ("category", pa.string()),  # canonical (the state counts by name)
         ("amount_cents", pa.int64()),
         ("quantity", pa.int32()),
         ("location", pa.string()),
@@ -89,7 +89,7 @@ PARSED = pa.schema(
 # The same schema as Spark DDL (for mapInArrow).
 PARSED_DDL = (
     "partition int, offset bigint, kafka_ms bigint, event_key bigint, event_ms bigint, customer_id string, "
-    "event_type tinyint, category tinyint, amount_cents bigint, quantity int, location string, reasons string"
+    "event_type tinyint, category string, amount_cents bigint, quantity int, location string, reasons string"
 )
 
 
@@ -383,8 +383,8 @@ def _codes(col: pa.ChunkedArray, names: tuple[str, ...]) -> np.ndarray:
 
 
 def _category_codes(col: pa.ChunkedArray, spec: Spec) -> np.ndarray:
-    """Category codes of the values as given or, for ASCII ones, normalised (trim, lower case);
-    -1 for the rest (the record-by-record path normalises them the contract's way)."""
+    """Index in the contract's values of each value as given or, for ASCII ones, normalised (trim,
+    lower case); -1 for the rest (the record-by-record path normalises them the contract's way)."""
     codes = _codes(col, spec.policy.values)
     if (codes < 0).any():
         norm = col
@@ -466,7 +466,7 @@ def vector_accept(sources: Sources, chunk: Chunk, limits: Limits) -> tuple[np.nd
         pa.array(ems[keep], pa.int64()),
         t.column("customer_id").combine_chunks(),
         pa.array(etype[keep], pa.int8()),
-        pa.array(cat[keep], pa.int8()),
+        pa.array(spec.policy.values).take(pa.array(cat[keep])),
         pa.array(np.round(amount * 100).astype(np.int64), pa.int64()),  # round half even, like round()
         t.column("quantity").combine_chunks().cast(pa.int32()),
         t.column("location").combine_chunks(),
@@ -492,7 +492,7 @@ def parse_records(
     reasons: list[str | None] = [None] * n
     spec = limits.spec
     loads, max_bytes = orjson.loads, limits.max_payload_bytes
-    type_code, cat_code, category_of = spec.type_code, spec.category_code, spec.category_of
+    type_code, categories, category_of = spec.type_code, spec.categories, spec.category_of
     id_len, loc_len, optional_id = spec.id_len, spec.loc_len, not spec.event_id_required
     amt_lo, amt_hi = (spec.amount.minimum, spec.amount.maximum) if spec.standard else (0, 0)  # type: ignore[union-attr]
     qty_lo, qty_hi = (spec.quantity.minimum, spec.quantity.maximum) if spec.standard else (0, 0)  # type: ignore[union-attr]
@@ -531,7 +531,7 @@ def parse_records(
                     and type(et) is str
                     and et in type_code
                     and type(ca) is str
-                    and ((code := cat_code.get(ca)) is not None or (code := category_of(ca)) is not None)
+                    and ((name := ca) in categories or (name := category_of(ca)) is not None)
                     and (type(amt) is float or type(amt) is int)
                     and amt_lo <= amt <= amt_hi
                     and type(q) is int
@@ -541,14 +541,14 @@ def parse_records(
                         last_ts, last_ms = ts, parse_timestamp_ms(ts)
                     if last_ms is not None and last_ms <= kafka_ms[i] + future_ms:
                         eid[i] = e if e is not None else sources.position_id(partitions[i], offsets[i])
-                        ems[i], cust[i], etype[i], cat[i] = last_ms, c, type_code[et], code
+                        ems[i], cust[i], etype[i], cat[i] = last_ms, c, type_code[et], name
                         cents[i], qty[i], loc[i] = round(amt * 100), q, lo
                         continue
         result = validate(raw, kafka_ms[i], limits)
         if type(result) is ValidEvent:  # a contract of another shape, or a record the hot path left
             eid[i] = result.event_id or sources.position_id(partitions[i], offsets[i])
             ems[i], cust[i] = result.event_time_ms, result.customer_id
-            etype[i], cat[i] = type_code[result.event_type], cat_code[result.product_category]
+            etype[i], cat[i] = type_code[result.event_type], result.product_category
             cents[i], qty[i], loc[i] = result.amount_cents, result.quantity, result.location
             continue
         reasons[i] = ",".join(result)

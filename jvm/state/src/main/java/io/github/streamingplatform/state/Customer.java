@@ -1,5 +1,7 @@
 package io.github.streamingplatform.state;
 
+import java.util.HashMap;
+import java.util.Map;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.types.DataTypes;
@@ -15,7 +17,7 @@ final class Customer {
           .add("first", DataTypes.LongType, false)
           .add("last", DataTypes.LongType, false)
           .add("location", DataTypes.StringType, false)
-          .add("by_category", DataTypes.createArrayType(DataTypes.LongType, false), false)
+          .add("by_category", Rows.COUNTS, false) // by name: the contract's order does not matter
           .add("next_write", DataTypes.LongType, false) // processing time its document is due
           .add("dirty", DataTypes.BooleanType, false) // changed since its document was emitted
           .add("write_timer", DataTypes.LongType, false) // the timer registered for next_write (0: none)
@@ -27,19 +29,18 @@ final class Customer {
   long first = Long.MAX_VALUE;
   long last = Long.MIN_VALUE;
   String location = "";
-  long[] byCategory;
+  final Map<String, Long> byCategory = new HashMap<>();
   long nextWrite;
   boolean dirty;
   long writeTimer;
   long sweepTimer;
 
-  Customer(int types, int categories) {
+  Customer(int types) {
     byType = new long[types];
-    byCategory = new long[categories];
   }
 
-  static Customer fromRow(Row r, int types, int categories) {
-    Customer c = new Customer(types, categories);
+  static Customer fromRow(Row r, int types) {
+    Customer c = new Customer(types);
     long[] t = Rows.unboxed(r.getList(0), types);
     System.arraycopy(t, 0, c.byType, 0, types);
     c.spend = r.getLong(1);
@@ -47,8 +48,7 @@ final class Customer {
     c.first = r.getLong(3);
     c.last = r.getLong(4);
     c.location = r.getString(5);
-    // A category new to the contract makes the array longer; never shorter.
-    c.byCategory = Rows.unboxed(r.getList(6), Math.max(categories, r.getList(6).size()));
+    c.byCategory.putAll(r.<String, Long>getJavaMap(6));
     c.nextWrite = r.getLong(7);
     c.dirty = r.getBoolean(8);
     c.writeTimer = r.getLong(9);
@@ -58,8 +58,8 @@ final class Customer {
 
   Row toRow() {
     return RowFactory.create(
-        Rows.boxed(byType), spend, refund, first, last, location, Rows.boxed(byCategory), nextWrite, dirty, writeTimer,
-        sweepTimer);
+        Rows.boxed(byType), spend, refund, first, last, location, Rows.scalaMap(byCategory), nextWrite, dirty,
+        writeTimer, sweepTimer);
   }
 
   /** Adds one accepted event (rows come in (partition, offset) order: ties go to the later one). */
@@ -75,12 +75,12 @@ final class Customer {
       last = ms;
       location = e.getString(Rows.Input.LOCATION);
     }
-    byCategory[e.getByte(Rows.Input.CATEGORY)]++;
+    byCategory.merge(e.getString(Rows.Input.CATEGORY), 1L, Long::sum);
   }
 
   /** The customer's whole document, as a row of {@link Rows#OUT}. */
   Row document(String id) {
     return RowFactory.create("c|" + id, Rows.CUSTOMER, null, null, Rows.boxed(byType), null, spend, refund,
-        null, null, null, null, id, first, last, location, Rows.boxed(byCategory), null);
+        null, null, null, null, id, first, last, location, Rows.scalaMap(byCategory), null);
   }
 }

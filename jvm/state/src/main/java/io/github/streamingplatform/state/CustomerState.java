@@ -36,18 +36,16 @@ public final class CustomerState extends StatefulProcessor<String, Row, Row> {
   private final long windowMs;
   private final long writeIntervalMs;
   private final int types;
-  private final int categories;
   private final int purchase;
   private final int refund;
   private transient ValueState<Row> summary;
   private transient MapState<Long, Long> seen; // event-id hash → its event time
-  private transient MapState<Long, Boolean> windows; // window start << 8 | category
+  private transient MapState<String, Boolean> windows; // window × category, by its route
 
-  public CustomerState(long windowMs, long writeIntervalMs, int types, int categories, int purchase, int refund) {
+  public CustomerState(long windowMs, long writeIntervalMs, int types, int purchase, int refund) {
     this.windowMs = windowMs;
     this.writeIntervalMs = writeIntervalMs;
     this.types = types;
-    this.categories = categories;
     this.purchase = purchase;
     this.refund = refund;
   }
@@ -56,16 +54,16 @@ public final class CustomerState extends StatefulProcessor<String, Row, Row> {
   public void init(OutputMode outputMode, TimeMode timeMode) {
     summary = getHandle().getValueState("summary", Encoders.row(Customer.SCHEMA), TTLConfig.NONE());
     seen = getHandle().getMapState("seen", Encoders.LONG(), Encoders.LONG(), TTLConfig.NONE());
-    windows = getHandle().getMapState("windows", Encoders.LONG(), Encoders.BOOLEAN(), TTLConfig.NONE());
+    windows = getHandle().getMapState("windows", Encoders.STRING(), Encoders.BOOLEAN(), TTLConfig.NONE());
   }
 
   @Override
   public Iterator<Row> handleInputRows(String id, Iterator<Row> rows, TimerValues timers) {
     long watermark = timers.getCurrentWatermarkInMs();
     long now = timers.getCurrentProcessingTimeInMs();
-    Customer c = summary.exists() ? Customer.fromRow(summary.get(), types, categories) : new Customer(types, categories);
+    Customer c = summary.exists() ? Customer.fromRow(summary.get(), types) : new Customer(types);
     Set<Long> inBatch = new HashSet<>();
-    Map<Long, long[]> partials = new HashMap<>(); // window << 8 | category → by type…, units, cents, new
+    Map<String, long[]> partials = new HashMap<>(); // route → by type…, units, cents, refunds, new
     List<Row> out = new ArrayList<>();
     long kafkaMs = 0;
     for (Row e : Rows.sortedByPosition(rows)) {
@@ -86,7 +84,7 @@ public final class CustomerState extends StatefulProcessor<String, Row, Row> {
       seen.updateValue(key, ms);
       kafkaMs = Math.max(kafkaMs, e.getLong(Rows.Input.KAFKA_MS));
       long start = ms - Math.floorMod(ms, windowMs);
-      long window = start << 8 | e.getByte(Rows.Input.CATEGORY);
+      String window = Rows.windowRoute(start, e.getString(Rows.Input.CATEGORY));
       long[] p = partials.computeIfAbsent(window, w -> new long[types + 4]);
       int type = e.getByte(Rows.Input.TYPE);
       p[type]++;
@@ -101,12 +99,11 @@ public final class CustomerState extends StatefulProcessor<String, Row, Row> {
         p[types + 3] = 1;
       }
     }
-    for (Map.Entry<Long, long[]> w : partials.entrySet()) {
-      long start = w.getKey() >> 8;
-      byte category = (byte) (w.getKey() & 0xff);
+    for (Map.Entry<String, long[]> w : partials.entrySet()) {
+      String route = w.getKey();
       long[] p = w.getValue();
       long[] byType = java.util.Arrays.copyOf(p, types);
-      out.add(Rows.window(Rows.windowRoute(start, category), start, category, byType, p[types], p[types + 1],
+      out.add(Rows.window(route, Rows.routeStart(route), Rows.routeCategory(route), byType, p[types], p[types + 1],
           p[types + 2], p[types + 3], kafkaMs, 0));
     }
     emitIfDue(id, c, now, out);
@@ -125,7 +122,7 @@ public final class CustomerState extends StatefulProcessor<String, Row, Row> {
     long fired = info.getExpiryTimeInMs();
     List<Row> out = new ArrayList<>();
     if (!summary.exists()) return Rows.iterator(out);
-    Customer c = Customer.fromRow(summary.get(), types, categories);
+    Customer c = Customer.fromRow(summary.get(), types);
     if (fired == c.writeTimer) {
       c.writeTimer = 0;
       emitIfDue(id, c, now, out);
@@ -166,13 +163,14 @@ public final class CustomerState extends StatefulProcessor<String, Row, Row> {
     }
     gone.forEach(seen::removeKey);
     gone.clear();
-    Iterator<Long> ws = windows.keys();
+    List<String> closed = new ArrayList<>();
+    Iterator<String> ws = windows.keys();
     while (ws.hasNext()) {
-      long w = ws.next();
-      if ((w >> 8) + windowMs <= watermark) gone.add(w);
+      String w = ws.next();
+      if (Rows.routeStart(w) + windowMs <= watermark) closed.add(w);
       else left = true;
     }
-    gone.forEach(windows::removeKey);
+    closed.forEach(windows::removeKey);
     return left;
   }
 }

@@ -3,9 +3,11 @@ package io.github.streamingplatform.state;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.MapType;
 import org.apache.spark.sql.types.StructType;
 import scala.collection.Iterator;
 import scala.jdk.javaapi.CollectionConverters;
@@ -19,13 +21,16 @@ final class Rows {
   static final byte DUPLICATE = 2; // an event whose id its customer had accepted before (quarantined)
   static final byte CUSTOMER = 3; // a customer's whole summary
 
+  /** Counts by name (a customer's by category). */
+  static final MapType COUNTS = DataTypes.createMapType(DataTypes.StringType, DataTypes.LongType, false);
+
   /** Output of CustomerState = input and output of WindowState. */
   static final StructType OUT =
       new StructType()
           .add("route", DataTypes.StringType, false) // WindowState's key
           .add("kind", DataTypes.ByteType, false)
           .add("window_start", DataTypes.LongType)
-          .add("category", DataTypes.ByteType)
+          .add("category", DataTypes.StringType)
           .add("by_type", DataTypes.createArrayType(DataTypes.LongType, false))
           .add("units", DataTypes.LongType)
           .add("purchase_cents", DataTypes.LongType)
@@ -38,25 +43,35 @@ final class Rows {
           .add("first_seen", DataTypes.LongType)
           .add("last_seen", DataTypes.LongType)
           .add("last_location", DataTypes.StringType)
-          .add("by_category", DataTypes.createArrayType(DataTypes.LongType, false))
+          .add("by_category", COUNTS)
           .add("late", DataTypes.LongType); // a window's late events (whole windows only)
 
-  static Row window(String route, long start, byte category, long[] byType, long units,
+  static Row window(String route, long start, String category, long[] byType, long units,
       long purchase, long refund, long customers, long kafkaMs, long late) {
     return RowFactory.create(route, WINDOW, start, category, boxed(byType), units, purchase, refund,
         customers, null, null, kafkaMs, null, null, null, null, null, late);
   }
 
-  /** The route of a window × category (WindowState's key). */
-  static String windowRoute(long start, byte category) {
+  /** The route of a window × category (WindowState's key; also CustomerState's window key). */
+  static String windowRoute(long start, String category) {
     return "w|" + start + "|" + category;
+  }
+
+  /** The window start of a route (the category after it may hold any character). */
+  static long routeStart(String route) {
+    return Long.parseLong(route.substring(2, route.indexOf('|', 2)));
+  }
+
+  /** The category of a route. */
+  static String routeCategory(String route) {
+    return route.substring(route.indexOf('|', 2) + 1);
   }
 
   /** A duplicate (routed by partition: it passes WindowState) or a late event (routed to its window). */
   static Row event(byte kind, Row in, String customer, long windowMs) {
     long ms = in.getLong(Input.EVENT_MS);
     long start = ms - Math.floorMod(ms, windowMs);
-    byte category = in.getByte(Input.CATEGORY);
+    String category = in.getString(Input.CATEGORY);
     String route = kind == LATE ? windowRoute(start, category) : kind + "|" + in.getInt(Input.PARTITION);
     return RowFactory.create(route, kind, start, category, null, null, null, null, null,
         in.getInt(Input.PARTITION), in.getLong(Input.OFFSET), in.getLong(Input.KAFKA_MS), customer, ms, null,
@@ -72,6 +87,11 @@ final class Rows {
 
   static Long[] boxed(long[] values) {
     return Arrays.stream(values).boxed().toArray(Long[]::new);
+  }
+
+  /** A map as the row encoders take it (a Scala map). */
+  static scala.collection.Map<String, Long> scalaMap(Map<String, Long> values) {
+    return CollectionConverters.asScala(values);
   }
 
   static long[] unboxed(List<Long> values, int n) {
@@ -106,7 +126,7 @@ final class Rows {
             .add("event_ms", DataTypes.LongType, false)
             .add("customer_id", DataTypes.StringType, false)
             .add("event_type", DataTypes.ByteType, false)
-            .add("category", DataTypes.ByteType, false)
+            .add("category", DataTypes.StringType, false)
             .add("amount_cents", DataTypes.LongType, false)
             .add("quantity", DataTypes.IntegerType, false)
             .add("location", DataTypes.StringType, false);

@@ -13,12 +13,12 @@ public final class StatefulPlan {
 
   /** Valid events (see {@link Rows.Input}) → customers, window partials, duplicates, late events. */
   public static Dataset<Row> customers(Dataset<Row> events, long windowMs, long writeIntervalMs, int types,
-      int categories, int purchase, int refund) {
+      int purchase, int refund) {
     return events
         .select(Rows.Input.SCHEMA.fieldNames()[0], java.util.Arrays.copyOfRange(Rows.Input.SCHEMA.fieldNames(), 1,
             Rows.Input.SCHEMA.size()))
         .groupByKey((MapFunction<Row, String>) r -> r.getString(Rows.Input.CUSTOMER), Encoders.STRING())
-        .transformWithState(new CustomerState(windowMs, writeIntervalMs, types, categories, purchase, refund),
+        .transformWithState(new CustomerState(windowMs, writeIntervalMs, types, purchase, refund),
             TimeMode.ProcessingTime(), OutputMode.Append(), Encoders.row(Rows.OUT));
   }
 

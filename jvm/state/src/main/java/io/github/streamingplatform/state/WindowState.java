@@ -98,14 +98,14 @@ public final class WindowState extends StatefulProcessor<String, Row, Row> {
     totals.update(RowFactory.create(Rows.boxed(java.util.Arrays.copyOf(sum, types)), sum[types], sum[types + 1],
         sum[types + 2], sum[types + 3], sweepTimer));
     if (lateCount > 0) late.update(lateCount);
-    out.add(Rows.window(route, start, window.getByte(3), java.util.Arrays.copyOf(sum, types), sum[types],
+    out.add(Rows.window(route, start, window.getString(3), java.util.Arrays.copyOf(sum, types), sum[types],
         sum[types + 1], sum[types + 2], sum[types + 3], kafkaMs, lateCount));
     return Rows.iterator(out);
   }
 
   @Override
   public Iterator<Row> handleExpiredTimer(String route, TimerValues timers, ExpiredTimerInfo info) {
-    long start = Long.parseLong(route.split("\\|")[1]);
+    long start = Rows.routeStart(route);
     if (!kept(start, timers.getCurrentWatermarkInMs())) {
       clear();
     } else if (totals.exists()) {
