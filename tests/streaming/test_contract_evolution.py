@@ -1,9 +1,11 @@
 """A new event type and a new category by configuration alone: a copy of the contract with
 ``wishlist`` (counted, no revenue) and ``garden``, platform_setup's setup code, then the stream;
-both show in the aggregates, the customer documents, the GX results and the Kibana objects."""
+both show in the aggregates, the customer documents, the GX results and the Kibana objects. And
+categories reordered: the stream goes on from its checkpoint, each count with its category."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -101,3 +103,31 @@ def test_a_new_event_type_and_category_by_configuration_alone(stream: Stream, tm
     cust = _gx_results("customers", quality.customers_frame(stream.es, settings), new)
     assert cust[("expect_column_values_to_be_between", "wishlists")]
     assert cust[("expect_column_values_to_be_in_set", "top_category")]
+
+
+def test_reordered_categories_go_on_from_the_same_state(stream: Stream, tmp_path: Path) -> None:
+    produce_values(
+        stream, [_event("cust_003", "view", "books", 1.0)] * 2 + [_event("cust_003", "view", "toys", 1.0)]
+    )
+    assert stream.wait(stream.app("--available-now")) == 0, stream.log_tail()
+    doc = yaml.safe_load(Path(contract.load().source).read_text(encoding="utf-8"))
+    doc["version"] += 1
+    doc["categories"]["values"] = ["garden", *reversed(doc["categories"]["values"])]  # every code moves
+    path = tmp_path / "customer_event.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    settings = config.load(env={**stream.env, "PLATFORM_CONTRACT_PATH": str(path)}, overrides={})
+    es_indices.ensure_templates(stream.es, settings)  # compatible: categories travel by name
+
+    produce_values(
+        stream, [_event("cust_003", "view", "BOOKS", 1.0), _event("cust_003", "view", "garden", 1.0)]
+    )
+    assert stream.wait(stream.app("--available-now", PLATFORM_CONTRACT_PATH=str(path))) == 0, (
+        stream.log_tail()
+    )
+    customer = all_docs(stream, "customers")["cust_003"]
+    assert customer["events_by_category"] == {"books": 3, "toys": 1, "garden": 1}
+    assert customer["top_category"] == "books"
+    events: Counter[str] = Counter()
+    for d in all_docs(stream, "aggregates").values():
+        events[d["product_category"]] += d["events"]
+    assert events == {"books": 3, "toys": 1, "garden": 1}

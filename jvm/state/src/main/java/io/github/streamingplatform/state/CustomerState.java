@@ -162,7 +162,6 @@ public final class CustomerState extends StatefulProcessor<String, Row, Row> {
       else left = true;
     }
     gone.forEach(seen::removeKey);
-    gone.clear();
     List<String> closed = new ArrayList<>();
     Iterator<String> ws = windows.keys();
     while (ws.hasNext()) {
