@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -105,13 +106,22 @@ def _wait(condition: Any, timeout: float = 15.0) -> bool:
     return bool(condition())
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
 def test_failed_health_run_sends_mail_and_webhook(
     fresh_platform: config.Settings,
     smtp_server: Inbox,
     webhook_receiver: list[dict[str, Any]],
     alert_connections: None,
     capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The app's UI on a port nothing listens on: no app another test left running counts as live.
+    monkeypatch.setenv(config.option("spark.ui.port").env, str(_free_port()))
     run = load_dag("pipeline_health").test()
     log = capfd.readouterr().out
 
