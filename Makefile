@@ -10,7 +10,10 @@ MVN ?= mvn
 UV_VERSION := 0.13.9
 WEB := dashboard/web
 # When this `make` started: `platform pipeline` prints the time from here to a live pipeline.
-export MAKE_STARTED_AT ?= $(shell date +%s)
+# Simply expanded: a recursive variable would be re-read (later) in each recipe's environment.
+ifndef MAKE_STARTED_AT
+export MAKE_STARTED_AT := $(shell date +%s)
+endif
 # `make up TOPOLOGY=cluster`: what `platform up` starts (the `topology` setting).
 ifdef TOPOLOGY
 export PLATFORM_TOPOLOGY := $(TOPOLOGY)

@@ -14,7 +14,6 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -62,16 +61,14 @@ def cluster_env() -> Iterator[dict[str, str]]:
     reuse = STACK_SETTINGS["topology"] == "cluster"
     env = {k: v for k, v in os.environ.items() if k.startswith("PLATFORM_")} if reuse else _own_cluster_env()
     settings = config.load(env=env, overrides={})
-    # The three engines do not depend on each other: their nodes start side by side.
-    with ThreadPoolExecutor(len(CLUSTER_SERVICES)) as pool:
-        futures = [pool.submit(cli.up, settings, [name]) for name in CLUSTER_SERVICES]
-    errors = [f.exception() for f in futures if f.exception() is not None]
-    if errors:
+    try:
+        cli.up(settings, CLUSTER_SERVICES)  # the three engines' nodes start side by side
+    except Exception as exc:
         if not reuse:
             cli.down(settings, CLUSTER_SERVICES)
-        if all(isinstance(e, ServiceError | config.ConfigError) for e in errors):
-            pytest.fail(f"the cluster topology could not start: {errors[0]}", pytrace=False)
-        raise errors[0]
+        if isinstance(exc, ServiceError | config.ConfigError):
+            pytest.fail(f"the cluster topology could not start: {exc}", pytrace=False)
+        raise
     try:
         yield env
     finally:

@@ -8,8 +8,9 @@
     platform config                the effective configuration with each value's source
     platform test [PYTEST ARGS]    start what the tests need (or reuse it), run pytest, stop what it started
 
-Services start in dependency order: kafka, elasticsearch, spark, postgres (Airflow's database
-under ``airflow.database = postgres``, the cluster topology's default), airflow, dashboard. A second ``up``
+Services start side by side: kafka, elasticsearch, spark, postgres (Airflow's database under
+``airflow.database = postgres``, the cluster topology's default), airflow once postgres answers,
+the dashboard; ``down`` stops them in reverse order. A second ``up``
 while running is a no-op; a stale PID file (process gone) is cleaned up and the service restarted.
 Under ``topology=cluster`` a service is several nodes (kafka-1…3, elasticsearch-1…2, the Spark
 master and workers; ``spark`` is nothing embedded): every command covers each node.
@@ -23,6 +24,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from streaming_platform import config
@@ -40,6 +42,9 @@ SERVICES: dict[str, str] = {
     "airflow": "airflow",
     "dashboard": "dashboard_service",
 }
+# What a service needs healthy before it starts; the others start side by side (their JVM and
+# Python start-ups overlap; Airflow's metadata database must answer its migration).
+NEEDS: dict[str, tuple[str, ...]] = {"airflow": ("postgres",)}
 # What the test suite needs running; Airflow DAGs are run in-process with dag.test().
 TEST_SERVICES = ("kafka", "elasticsearch", "spark")
 
@@ -94,19 +99,34 @@ def require_safe_bind(settings: config.Settings) -> None:
 
 
 def up(settings: config.Settings, names: list[str]) -> list[str]:
-    """Start ``names`` in order; returns the services this call started (not already running)."""
+    """Start ``names`` side by side, each once what it needs is healthy (``NEEDS``), the nodes of
+    one service one after another; returns the services this call started (not already running).
+    A service that fails to start is reported after the others have had their chance."""
     require_safe_bind(settings)
     paths = Paths(settings.home)
-    started: list[str] = []
     t0 = time.monotonic()
-    for name in names:
-        for spec in node_specs(name, settings):
-            was_running = process.read_pid(paths, spec.name) is not None
-            process.start(spec, paths, settings["bind.host"])
-            if not was_running and name not in started:
-                started.append(name)
+    with ThreadPoolExecutor(max(1, len(names))) as pool:
+        futures: dict[str, Future[bool]] = {}
+        for name in names:
+            needs = [futures[n] for n in NEEDS.get(name, ()) if n in futures]
+            futures[name] = pool.submit(_start_service, name, settings, paths, needs)
+    errors = [f.exception() for f in futures.values() if f.exception() is not None]
+    if errors:
+        raise errors[0]
     say(f"✓ all healthy in {time.monotonic() - t0:.1f}s: {', '.join(names)}")
     _print_access(settings, names)
+    return [name for name, f in futures.items() if f.result()]
+
+
+def _start_service(name: str, settings: config.Settings, paths: Paths, needs: list[Future[bool]]) -> bool:
+    """Start every node of ``name`` once ``needs`` are up; True if this started one."""
+    for need in needs:
+        if need.exception() is not None:
+            raise ServiceError(f"{name} not started: a service it needs did not start")
+    started = False
+    for spec in node_specs(name, settings):
+        started |= process.read_pid(paths, spec.name) is None
+        process.start(spec, paths, settings["bind.host"])
     return started
 
 
