@@ -8,6 +8,7 @@ PLATFORM := $(BIN)/platform
 MVN ?= mvn
 # The installer of the venv (from PyPI, into the venv itself).
 UV_VERSION := 0.13.9
+WHEELHOUSE := $(HOME)/.cache/streaming-platform/wheels
 WEB := dashboard/web
 # When this `make` started: `platform pipeline` prints the time from here to a live pipeline.
 # Simply expanded: a recursive variable would be re-read (later) in each recipe's environment.
@@ -32,7 +33,9 @@ $(VENV)/.installed: requirements/lock.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@# uv installs the same pinned set as pip would, with parallel downloads (pip: ~5 min cold here).
 	@$(BIN)/pip install --progress-bar off -q uv==$(UV_VERSION)
-	@$(BIN)/uv pip install --python $(BIN)/python -r requirements/lock.txt
+	@# pyspark ships as sdists only: pip builds their wheels once (its cache), uv rebuilt them each install.
+	@$(BIN)/pip wheel --progress-bar off -q --no-deps -w $(WHEELHOUSE) $$(grep -E '^pyspark(-client)?==' requirements/lock.txt)
+	@$(BIN)/uv pip install --python $(BIN)/python --find-links $(WHEELHOUSE) -r requirements/lock.txt
 	@$(BIN)/uv pip install --python $(BIN)/python -q --no-deps -e .
 	@$(BIN)/pip check
 	@touch $@
