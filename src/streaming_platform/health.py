@@ -49,14 +49,23 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import OffsetSpec
 
+from streaming_platform.clients import kafka_consumer
 from streaming_platform.config import SPARK_CLUSTER_WORKERS, Settings, kafka_nodes
 from streaming_platform.es_indices import parse_offset_range
 from streaming_platform.streaming import APP_NAME, app_checkpoint, read_status
 
 KAFKA_TIMEOUT_S = 10.0
+# A new broker loading __consumer_offsets, or a group moving between brokers: worth asking again.
+COORDINATOR_NOT_READY = frozenset(
+    {
+        KafkaError.NOT_COORDINATOR,
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
+    }
+)
 RECENT_BATCHES = 200  # runtime docs scanned for the newest processed offsets
 STATUS_FRESH_S = 90.0  # the app rewrites its status at least every 30 s while it waits
 UI_PORT_TRIES = 4  # Spark moves the UI to the next port when the configured one is taken
@@ -124,11 +133,33 @@ def end_offsets(admin: Any, topic: str) -> dict[int, tuple[int, int]]:
     return {p: (lo, hi) for p, (lo, hi) in out.items()}
 
 
-def committed_offsets(admin: Any, group: str, topic: str, partitions: list[int]) -> dict[int, int]:
-    """partition -> next offset the app will read, as committed under ``group`` (absent: none)."""
-    request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in partitions])
-    result = admin.list_consumer_group_offsets([request])[group].result()
-    return {tp.partition: tp.offset for tp in result.topic_partitions if tp.offset >= 0}
+def committed_offsets(settings: Settings, group: str, topic: str, partitions: list[int]) -> dict[int, int]:
+    """partition -> next offset the app will read, as committed under ``group`` (absent: none).
+
+    Read with a group consumer's ``committed()`` (it never subscribes, so it never joins the
+    group), not ``AdminClient.list_consumer_group_offsets``: librdkafka's admin client has no
+    consumer group, and an OffsetFetch answered NOT_COORDINATOR (a broker still loading
+    ``__consumer_offsets``, e.g. the first group lookup on a new broker) makes it dereference that
+    NULL group and kill the process with SIGSEGV (librdkafka #5040, still in 2.16).
+    """
+    consumer = kafka_consumer(settings, group)
+    try:
+        wanted = [TopicPartition(topic, p) for p in partitions]
+        found = _committed(consumer, wanted, time.monotonic() + KAFKA_TIMEOUT_S)
+    finally:
+        consumer.close()
+    return {tp.partition: tp.offset for tp in found if tp.error is None and tp.offset >= 0}
+
+
+def _committed(consumer: Any, wanted: list[TopicPartition], deadline: float) -> list[TopicPartition]:
+    """``consumer.committed(wanted)``, asked again while the group's coordinator is not ready."""
+    while True:
+        try:
+            return consumer.committed(wanted, timeout=max(deadline - time.monotonic(), 1.0))
+        except KafkaException as exc:
+            if exc.args[0].code() not in COORDINATOR_NOT_READY or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.5)
 
 
 def processed_offsets(es: Any, settings: Settings, topic: str) -> dict[int, int]:
@@ -160,7 +191,7 @@ def judge_lag(lag: float, limit: int, detail: str = "", growing_s: float = 0.0) 
 def consumer_lag(admin: Any, es: Any, settings: Settings) -> Check:
     topic, limit = settings["kafka.topic.events"], settings["health.max.consumer.lag"]
     ends = end_offsets(admin, topic)
-    committed = committed_offsets(admin, settings["kafka.consumer.group"], topic, list(ends))
+    committed = committed_offsets(settings, settings["kafka.consumer.group"], topic, list(ends))
     processed = processed_offsets(es, settings, topic)
     lag = 0
     for p, (lo, hi) in ends.items():

@@ -131,7 +131,8 @@ def _drop(settings: config.Settings) -> None:
     for name in es_indices.templates(settings):
         es.options(ignore_status=404).indices.delete_index_template(name=name)
     topics = [settings["kafka.topic.events"], settings["kafka.topic.deadletter"]]
-    for future in clients.kafka_admin(settings).delete_topics(topics).values():
+    admin = clients.kafka_admin(settings)  # alive until the deletions answer: destroyed, it drops them
+    for future in admin.delete_topics(topics).values():
         try:
             future.result(30)
         except Exception:  # noqa: BLE001 - a topic the test never created
