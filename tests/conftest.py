@@ -66,3 +66,21 @@ def es_up(settings: config.Settings) -> config.Settings:
         ok = False
     require("Elasticsearch", ok, settings["es.url"])
     return settings
+
+
+def drop_platform(settings: config.Settings) -> None:
+    """Remove a test's topics, indices and templates (best effort: they are uniquely named)."""
+    from streaming_platform import clients, es_indices
+
+    es = clients.es_client(settings)
+    es_indices.delete_app_indices(es, settings)
+    es.options(ignore_status=404).indices.delete(index=settings["es.index.quality"])
+    for name in es_indices.templates(settings):
+        es.options(ignore_status=404).indices.delete_index_template(name=name)
+    topics = [settings["kafka.topic.events"], settings["kafka.topic.deadletter"]]
+    admin = clients.kafka_admin(settings)  # alive until the deletions answer: destroyed, it drops them
+    for future in admin.delete_topics(topics).values():
+        try:
+            future.result(30)
+        except Exception:  # noqa: BLE001 - a topic never created; cleanup must not hide the result
+            pass

@@ -34,12 +34,12 @@ from typing import Any
 
 import pytest
 
-from streaming_platform import clients, config, es_indices, health
+from streaming_platform import clients, config, health
 from streaming_platform.runtime import airflow as airflow_runtime
 from streaming_platform.runtime import cli, kafka, postgres
 from streaming_platform.runtime.process import ServiceError
 from tests.cluster.conftest import PORT_SHIFT
-from tests.conftest import STACK_SETTINGS, require
+from tests.conftest import STACK_SETTINGS, drop_platform, require
 
 RUNNER = Path(__file__).with_name("run_dag.py")
 DAG_TIMEOUT_S = 300
@@ -192,7 +192,7 @@ def pg_airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[confi
     try:
         yield settings, env
     finally:
-        _drop(settings)
+        drop_platform(settings)
         cli.down(settings, ["postgres"])  # this test's own server, in its own state folder
 
 
@@ -201,22 +201,6 @@ def _reachable(probe: Callable[[], Any]) -> bool:
         return bool(probe())
     except Exception:  # noqa: BLE001 - any failure to connect means "not reachable"
         return False
-
-
-def _drop(settings: config.Settings) -> None:
-    """This test's topics, indices and templates (best effort: they are uniquely named)."""
-    es = clients.es_client(settings)
-    es_indices.delete_app_indices(es, settings)
-    es.options(ignore_status=404).indices.delete(index=settings["es.index.quality"])
-    for name in es_indices.templates(settings):
-        es.options(ignore_status=404).indices.delete_index_template(name=name)
-    topics = [settings["kafka.topic.events"], settings["kafka.topic.deadletter"]]
-    admin = clients.kafka_admin(settings)  # alive until the deletions answer: destroyed, it drops them
-    for future in admin.delete_topics(topics).values():
-        try:
-            future.result(30)
-        except Exception:  # noqa: BLE001 - cleanup must not hide the result
-            pass
 
 
 def _dag_runs(settings: config.Settings, run_ids: list[str]) -> dict[tuple[str, str], str]:

@@ -19,6 +19,7 @@ import pytest
 
 from streaming_platform import config
 from streaming_platform.runtime import airflow as airflow_runtime
+from tests.conftest import drop_platform
 
 TEST_HOME = Path(os.environ.get("PLATFORM_TEST_HOME", config.REPO_ROOT / ".platform" / "test"))
 
@@ -97,7 +98,7 @@ def _uniquely_named(tmp: Path) -> Iterator[config.Settings]:
     try:
         yield settings
     finally:
-        _drop(settings)
+        drop_platform(settings)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -119,24 +120,6 @@ def fresh_platform(services: config.Settings, tmp_path: Path) -> Iterator[config
     """Unique names for one test: nothing of them exists yet."""
     with _uniquely_named(tmp_path) as settings:
         yield settings
-
-
-def _drop(settings: config.Settings) -> None:
-    """Remove this run's topics, indices and templates (best effort: they are uniquely named)."""
-    from streaming_platform import clients, es_indices
-
-    es = clients.es_client(settings)
-    es_indices.delete_app_indices(es, settings)
-    es.options(ignore_status=404).indices.delete(index=settings["es.index.quality"])
-    for name in es_indices.templates(settings):
-        es.options(ignore_status=404).indices.delete_index_template(name=name)
-    topics = [settings["kafka.topic.events"], settings["kafka.topic.deadletter"]]
-    admin = clients.kafka_admin(settings)  # alive until the deletions answer: destroyed, it drops them
-    for future in admin.delete_topics(topics).values():
-        try:
-            future.result(30)
-        except Exception:  # noqa: BLE001 - a topic the test never created
-            pass
 
 
 def load_dag(name: str):
