@@ -62,7 +62,7 @@ def cluster_env() -> Iterator[dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if k.startswith("PLATFORM_")} if reuse else _own_cluster_env()
     settings = config.load(env=env, overrides={})
     try:
-        cli.up(settings, CLUSTER_SERVICES)  # the three engines' nodes start side by side
+        cli.up(settings, CLUSTER_SERVICES)  # the three engines start side by side
     except Exception as exc:
         if not reuse:
             cli.down(settings, CLUSTER_SERVICES)

@@ -108,7 +108,7 @@ def up(settings: config.Settings, names: list[str]) -> list[str]:
     with ThreadPoolExecutor(max(1, len(names))) as pool:
         futures: dict[str, Future[bool]] = {}
         for name in names:
-            needs = [futures[n] for n in NEEDS.get(name, ()) if n in futures]
+            needs = {n: futures[n] for n in NEEDS.get(name, ()) if n in futures}
             futures[name] = pool.submit(_start_service, name, settings, paths, needs)
     errors = [f.exception() for f in futures.values() if f.exception() is not None]
     if errors:
@@ -118,11 +118,13 @@ def up(settings: config.Settings, names: list[str]) -> list[str]:
     return [name for name, f in futures.items() if f.result()]
 
 
-def _start_service(name: str, settings: config.Settings, paths: Paths, needs: list[Future[bool]]) -> bool:
+def _start_service(
+    name: str, settings: config.Settings, paths: Paths, needs: dict[str, Future[bool]]
+) -> bool:
     """Start every node of ``name`` once ``needs`` are up; True if this started one."""
-    for need in needs:
-        if need.exception() is not None:
-            raise ServiceError(f"{name} not started: a service it needs did not start")
+    for need, future in needs.items():
+        if future.exception() is not None:
+            raise ServiceError(f"{name} not started: {need}, which it needs, did not start")
     started = False
     for spec in node_specs(name, settings):
         started |= process.read_pid(paths, spec.name) is None
