@@ -25,7 +25,8 @@ endif
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-setup: venv jars web postgres  ## install everything the platform needs (idempotent)
+setup:  ## install everything the platform needs (idempotent; the parts side by side)
+	@$(MAKE) --no-print-directory -s -j4 venv jars web postgres
 
 venv: $(VENV)/.installed  ## Python virtualenv with the pinned dependencies
 $(VENV)/.installed: requirements/lock.txt pyproject.toml

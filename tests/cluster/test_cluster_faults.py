@@ -111,7 +111,10 @@ def eventually(probe: Callable[[], health.Check | None], ok: bool, timeout: floa
     a loaded machine to answer)."""
     deadline = time.monotonic() + timeout
     while True:
-        found = probe()
+        try:
+            found = probe()
+        except Exception as exc:  # noqa: BLE001 - as run_checks: an unanswered check has failed
+            found = health.Check("unanswered", False, None, None, f"{type(exc).__name__}: {exc}")
         assert found is not None
         if found.ok == ok:
             return found
