@@ -23,7 +23,7 @@ import psutil
 
 from streaming_platform import clients, config, es_indices, topics
 from streaming_platform.progress import say
-from streaming_platform.streaming.app import submit_command, submit_env
+from streaming_platform.streaming.submit import submit_command, submit_env
 
 
 def peak_rss(proc: subprocess.Popen) -> dict[str, int]:

@@ -32,7 +32,7 @@ from streaming_platform.progress import say
 from streaming_platform.runtime import elasticsearch, kafka, process
 from streaming_platform.runtime.process import Paths
 from streaming_platform.streaming import app_checkpoint, read_status, stop_file
-from streaming_platform.streaming.app import submit_command, submit_env
+from streaming_platform.streaming.submit import submit_command, submit_env
 
 
 def _count(es, index: str, field: str | None = None) -> int:

@@ -56,7 +56,7 @@ from streaming_platform.producer import EventGenerator, customer_id
 from streaming_platform.progress import say
 from streaming_platform.runtime.process import tree_rss_bytes
 from streaming_platform.streaming import app_checkpoint, stop_file
-from streaming_platform.streaming.app import submit_command, submit_env
+from streaming_platform.streaming.submit import submit_command, submit_env
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -70,6 +70,7 @@ def reprocess():
 
     catch_up = StreamingAppSubmitOperator(
         task_id="catch_up",
+        available_now=False,  # --catch-up: the app runs until it has caught up, then exits
         app_args=app_args(VERSION, "{{ params.start }}", FILES),
         inlets=[ASSETS.events_topic],
         outlets=list(ASSETS.app_indices),

@@ -10,10 +10,10 @@ Kafka offsets and its exact state, so nothing is lost or counted twice. When the
 fresh set of retries, so the stream is restarted for as long as it takes, never more often than
 the backoff allows. Only a graceful stop (below) or an ``available_now`` run ends it.
 
-Param ``available_now`` (default false) runs ``catch_up`` instead: process everything already in
-the topic, then exit (backfills, tests).
+Param ``available_now`` (default false) makes ``run_stream`` a catch-up instead: process
+everything already in the topic, then exit (backfills, tests); a failed catch-up is not restarted.
 
-Lineage: both submit tasks read the events topic (inlet) and write the dead-letter topic and the
+Lineage: the submit task reads the events topic (inlet) and writes the dead-letter topic and the
 app's indices (outlets), all Assets of :mod:`streaming_platform.orchestration.lineage`.
 
 Graceful stop: trigger the ``streaming_app_stop`` DAG. It writes the stop file
@@ -28,8 +28,8 @@ from datetime import timedelta
 
 import pendulum
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import Param, dag, task
-from airflow.utils.trigger_rule import TriggerRule
+from airflow.sdk import Param, TriggerRule, dag, task
+from airflow.sdk.exceptions import AirflowFailException
 
 from streaming_platform.orchestration.lineage import platform_assets
 from streaming_platform.orchestration.streaming import StreamingAppSubmitOperator
@@ -57,22 +57,20 @@ LINEAGE = {"inlets": [ASSETS.events_topic], "outlets": [ASSETS.deadletter_topic,
     doc_md=__doc__,
 )
 def streaming_app():
-    @task.branch
-    def choose_mode(params: dict | None = None) -> str:
-        return "catch_up" if (params or {}).get("available_now") else "run_stream"
-
+    # The mode comes from the run's params: the run starts with spark-submit, no branch first.
     run_stream = StreamingAppSubmitOperator(task_id="run_stream", **LINEAGE)
-    catch_up = StreamingAppSubmitOperator(task_id="catch_up", available_now=True, retries=2, **LINEAGE)
-    # Retries spent (not a graceful stop, which ends green): start over with a new run.
+
+    @task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
+    def continuous(params: dict | None = None) -> None:
+        """Retries spent: a continuous stream goes on to ``restart``; a catch-up run fails here."""
+        if (params or {}).get("available_now"):
+            raise AirflowFailException("the catch-up failed after its retries; it is not restarted")
+
+    # A new run with fresh retries (not after a graceful stop, which ends green).
     restart = TriggerDagRunOperator(
-        task_id="restart",
-        trigger_dag_id=DAG_ID,
-        conf={"available_now": False},
-        trigger_rule=TriggerRule.ONE_FAILED,
-        retries=0,
+        task_id="restart", trigger_dag_id=DAG_ID, conf={"available_now": False}, retries=0
     )
-    choose_mode() >> [run_stream, catch_up]
-    run_stream >> restart
+    run_stream >> continuous() >> restart
 
 
 streaming_app()

@@ -1,7 +1,7 @@
 """Spark Structured Streaming app: customer events (Kafka) → Elasticsearch analytics, exactly once.
 
 Submit (what the Airflow streaming_app DAG does; the full command line, with the Kafka connector
-jars from jvm/spark/target/lib, comes from ``streaming_platform.streaming.app.submit_command``)::
+jars from jvm/spark/target/lib, comes from ``streaming_platform.streaming.submit.submit_command``)::
 
     .venv/bin/spark-submit --master local[2] \\
         --jars jvm/spark/target/lib/spark-sql-kafka-0-10_2.13-4.2.0.jar,... \\

@@ -246,9 +246,8 @@ def test_the_airflow_flow_on_postgres(
             _kill(stream)
 
     assert streamed["tasks"] == {
-        "choose_mode": "success",
         "run_stream": "success",
-        "catch_up": "skipped",
+        "continuous": "skipped",
         "restart": "skipped",
     }
     assert results[1]["tasks"] == {"produce": "success"}

@@ -657,10 +657,10 @@ def _xmx(java_opts: str) -> int:
 
 @pytest.fixture
 def streaming_app(monkeypatch):
-    from streaming_platform.streaming import app
+    from streaming_platform.streaming import submit
 
-    monkeypatch.setattr(app, "spark_jars", lambda: [])  # the jars' location is checked in the image test
-    return app
+    monkeypatch.setattr(submit, "spark_jars", lambda: [])  # the jars' location is checked in the image test
+    return submit
 
 
 def _scheduler_settings():

@@ -83,7 +83,8 @@ def test_streaming_app_starts_a_new_run_once_its_retries_are_spent(airflow_db: P
     dag = _load(DAGS_FOLDER / "streaming_app.py").dags["streaming_app"]
     restart = dag.get_task("restart")
     assert restart.trigger_dag_id == dag.dag_id
-    assert restart.trigger_rule == "one_failed"
-    assert restart.upstream_task_ids == {"run_stream"}
+    assert restart.upstream_task_ids == {"continuous"}
+    assert dag.get_task("continuous").trigger_rule == "one_failed"
+    assert dag.get_task("continuous").upstream_task_ids == {"run_stream"}
     assert dag.max_active_runs == 1
     assert dag.get_task("run_stream").retries > 0 and dag.get_task("run_stream").max_retry_delay

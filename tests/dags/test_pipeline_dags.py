@@ -62,9 +62,8 @@ def test_streaming_app_available_now_processes_the_topic(
 
     assert run.state == "success", _states(run)
     assert _states(run) == {
-        "choose_mode": "success",
-        "catch_up": "success",
-        "run_stream": "skipped",
+        "run_stream": "success",
+        "continuous": "skipped",
         "restart": "skipped",
     }
     es = clients.es_client(isolated)
@@ -137,7 +136,7 @@ def test_data_quality_fails_naming_the_critical_expectation(
 @pytest.fixture(scope="module")
 def running_app(isolated: config.Settings, produced: Summary) -> Iterator[subprocess.Popen]:
     """The app in continuous mode, as run_stream launches it (same spark-submit command)."""
-    from streaming_platform.streaming.app import submit_command, submit_env
+    from streaming_platform.streaming.submit import submit_command, submit_env
 
     log = open(os.environ.get("PLATFORM_TEST_APP_LOG", "/dev/null"), "ab")
     proc = subprocess.Popen(

@@ -32,7 +32,7 @@ from streaming_platform.clients import es_client
 from streaming_platform.config import REPO_ROOT
 from streaming_platform.dashboard.app import create_app
 from streaming_platform.dashboard.resources import SPARK_APP
-from streaming_platform.streaming.app import submit_command, submit_env
+from streaming_platform.streaming.submit import submit_command, submit_env
 from tests.dashboard.conftest import TOKEN, Stack, free_port
 from tests.dashboard.load import setup_stores
 

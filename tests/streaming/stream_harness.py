@@ -21,7 +21,7 @@ from elasticsearch import helpers
 
 from streaming_platform import clients, config
 from streaming_platform.producer import BAD_KINDS, EventGenerator
-from streaming_platform.streaming.app import submit_command, submit_env
+from streaming_platform.streaming.submit import submit_command, submit_env
 from streaming_platform.validation import Limits
 
 

@@ -3,8 +3,9 @@
 Layout (each module small and testable on its own):
 
 - :mod:`.app`       — the query (:func:`.app.build_query`: source → parse/validate → watermark →
-  state by customer → state by window → sink), its lifecycle (bounded, graceful stop), runtime
-  metrics and the spark-submit configuration.
+  state by customer → state by window → sink), its lifecycle (bounded, graceful stop) and runtime
+  metrics.
+- :mod:`.submit`    — its ``spark-submit`` command, Spark conf and environment (no pyspark import).
 - :mod:`.parse`     — runs in the Spark Python workers: parse + validate every Kafka record
   (Arrow fast path + :mod:`streaming_platform.validation`), write invalid ones to the quarantine
   (ES index + dead-letter topic), return the valid events.
