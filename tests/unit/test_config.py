@@ -162,3 +162,17 @@ def test_platform_up_binds_beyond_loopback_only_when_allowed_and_guarded_by_the_
     with pytest.raises(SystemExit, match="PLATFORM_DASHBOARD_TOKEN"):
         require_safe_bind(config.load(env=allowed, overrides={}))
     require_safe_bind(config.load(env={**allowed, "PLATFORM_DASHBOARD_TOKEN": "t" * 32}, overrides={}))
+
+
+def test_spark_java_options_reach_driver_and_executors_and_refuse_non_options():
+    from streaming_platform.streaming import submit
+
+    env = config.option("spark.java.options").env
+    quick = config.load(env={env: "-XX:TieredStopAtLevel=1 -Dfoo=bar"}, overrides={})
+    conf = submit.submit_conf(quick)
+    assert conf["spark.driver.extraJavaOptions"] == conf["spark.executor.extraJavaOptions"]
+    assert conf["spark.driver.extraJavaOptions"] == "-XX:TieredStopAtLevel=1 -Dfoo=bar"
+    assert "spark.driver.extraJavaOptions" not in submit.submit_conf(config.load(env={}, overrides={}))
+    for bad, rule in (("TieredStopAtLevel=1", "is not one"), ("-Xmx2g", "spark.driver.memory")):
+        with pytest.raises(config.ConfigError, match=rule):
+            config.load(env={env: bad}, overrides={})

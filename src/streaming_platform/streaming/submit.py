@@ -34,7 +34,7 @@ def python_executable() -> str:
 def submit_conf(settings: Settings) -> dict[str, str]:
     """Spark configuration of the app; also what the Airflow DAG passes to SparkSubmitOperator."""
     py = python_executable()
-    return {
+    conf = {
         "spark.master": settings["spark.master"],
         "spark.app.name": APP_NAME,
         "spark.jars": ",".join(str(j) for j in spark_jars()),
@@ -61,6 +61,10 @@ def submit_conf(settings: Settings) -> dict[str, str]:
         # customers waiting for their turn itself (StreamApp.write_waiting_customers).
         "spark.sql.streaming.noDataMicroBatches.enabled": "false",
     }
+    if settings["spark.java.options"]:
+        conf["spark.driver.extraJavaOptions"] = settings["spark.java.options"]
+        conf["spark.executor.extraJavaOptions"] = settings["spark.java.options"]
+    return conf
 
 
 def submit_env(settings: Settings) -> dict[str, str]:
