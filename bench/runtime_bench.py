@@ -1,13 +1,16 @@
 """Runtime benchmark: start-up time, memory per service and process, Kafka and Elasticsearch ceilings.
 
     .venv/bin/python bench/runtime_bench.py [--topology embedded|cluster|both] [--messages 500000]
-                                            [--docs 100000] [--keep] [--ports-from-env]
+                                            [--docs 100000] [--app-events 200000] [--keep]
+                                            [--ports-from-env]
 
 Runs its own copy of the stack (state under /tmp/bench-runtime-<topology>, ports +10000, or the
 PLATFORM_*_PORT variables already set with --ports-from-env) so it never disturbs a running
 `make up`. Each topology starts what `platform up` starts for it (cli.services_for): cold, then
 again on its state; its memory is read per process (RSS, and PSS, which shares shared memory such
-as PostgreSQL's buffers out among the processes that map it) and checked against MEMORY_BUDGET_GB.
+as PostgreSQL's buffers out among the processes that map it) and checked against MEMORY_BUDGET_GB,
+then again while the streaming app drains --app-events events on it (driver, and under spark://
+its executors with their Python workers).
 The Kafka and Elasticsearch ceilings are measured on the embedded topology. Prints a table and
 writes bench/results/runtime.json; later benchmarks (bench/pipeline_bench.py) compare the
 pipeline against these ceilings.
@@ -87,6 +90,90 @@ def process_memory(settings, services: list[str]) -> list[dict]:
     return rows
 
 
+def _app_processes(driver_pid: int, settings, services: list[str]) -> list:
+    """The app's processes: spark-submit's tree (the driver) and, under ``spark://``, each
+    executor with its Python workers (children of the Spark workers)."""
+    import psutil
+
+    from streaming_platform.runtime import cli, process
+
+    def tree(proc) -> list:
+        try:
+            return [proc, *proc.children(recursive=True)]
+        except psutil.Error:
+            return []
+
+    procs = tree(psutil.Process(driver_pid))
+    paths = process.Paths(settings.home)
+    for node in [spec.name for spec in cli.node_specs("spark", settings)] if "spark" in services else []:
+        pid = process.read_pid(paths, node)
+        for child in tree(psutil.Process(pid))[1:] if pid else []:
+            try:
+                if "CoarseGrainedExecutorBackend" in " ".join(child.cmdline()):
+                    procs += tree(child)
+            except psutil.Error:
+                continue
+    return procs
+
+
+def app_memory(settings, services: list[str], events: int) -> tuple[dict[str, float], list[dict]]:
+    """The app drains ``events`` (``--available-now``) while every process's memory is read each
+    second: the app's peak RSS (driver; executors and their Python workers) and the whole stack's
+    peak PSS, with each process's figures at that peak."""
+    import subprocess
+
+    import pipeline_bench as pb
+    import psutil
+
+    from streaming_platform import clients, es_indices, topics
+    from streaming_platform.streaming.submit import submit_command, submit_env
+
+    topics.ensure_topics(settings, clients.kafka_admin(settings))
+    es_indices.ensure_templates(clients.es_client(settings), settings)
+    pb.produce(settings, settings["kafka.topic.events"], events, 7, 10_000)
+    log = settings.home / "logs" / "bench-app.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            submit_command(settings, ["--available-now"]),
+            env={**os.environ, **submit_env(settings)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        peak = {"app_peak_rss_mb": 0.0, "total_pss_mb_with_app": 0.0}
+        at_peak: list[dict] = []
+        t0 = time.monotonic()
+        while proc.poll() is None:
+            app_rows = []
+            for p in _app_processes(proc.pid, settings, services):
+                try:
+                    mem = p.memory_full_info()
+                    app_rows.append(
+                        {
+                            "service": "app",
+                            "pid": p.pid,
+                            "command": _describe(p.cmdline())[:60],
+                            "rss_mb": mem.rss / 2**20,
+                            "pss_mb": mem.pss / 2**20,
+                        }
+                    )
+                except psutil.Error:
+                    continue
+            app_pids = {r["pid"] for r in app_rows}
+            rows = [r for r in process_memory(settings, services) if r["pid"] not in app_pids] + app_rows
+            peak["app_peak_rss_mb"] = max(peak["app_peak_rss_mb"], sum(r["rss_mb"] for r in app_rows))
+            total = sum(r["pss_mb"] for r in rows)
+            if total > peak["total_pss_mb_with_app"]:
+                peak["total_pss_mb_with_app"], at_peak = total, rows
+            time.sleep(1)
+    if proc.returncode != 0:
+        raise SystemExit(f"the app exited {proc.returncode}: see {log}")
+    peak["app_drain_s"] = time.monotonic() - t0
+    peak[f"fits_{MEMORY_BUDGET_GB:.0f}gb_with_app"] = float(
+        peak["total_pss_mb_with_app"] <= MEMORY_BUDGET_GB * 1024
+    )
+    return peak, at_peak
+
+
 def measure_topology(topology: str, args: argparse.Namespace) -> tuple[dict[str, float], list[dict]]:
     """Cold and warm start of what `platform up` starts under ``topology``; memory per process."""
     from streaming_platform import config
@@ -113,6 +200,9 @@ def measure_topology(topology: str, args: argparse.Namespace) -> tuple[dict[str,
     t0 = time.monotonic()
     cli.up(settings, services)
     results["warm_up_to_all_healthy_s"] = time.monotonic() - t0
+    if args.app_events:
+        app, procs = app_memory(settings, services, args.app_events)
+        results.update(app)
     if topology == "embedded" and args.messages:
         results.update(kafka_ceiling(settings, args.messages))
     if topology == "embedded" and args.docs:
@@ -182,6 +272,12 @@ def main() -> None:
     parser.add_argument("--topology", choices=("embedded", "cluster", "both"), default="both")
     parser.add_argument("--messages", type=int, default=500_000, help="Kafka ceiling (0: skip)")
     parser.add_argument("--docs", type=int, default=100_000, help="Elasticsearch ceiling (0: skip)")
+    parser.add_argument(
+        "--app-events",
+        type=int,
+        default=200_000,
+        help="events the app drains while memory is read (0: no app)",
+    )
     parser.add_argument("--keep", action="store_true", help="leave the bench stack running")
     parser.add_argument(
         "--ports-from-env", action="store_true", help="keep the PLATFORM_*_PORT variables already set"
