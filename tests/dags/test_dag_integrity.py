@@ -11,6 +11,7 @@ An empty ``dags/`` fails instead of passing vacuously.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -65,16 +66,43 @@ def test_dag_ids_are_unique(airflow_db: Path) -> None:
 HEAVY_MODULES = ("great_expectations", "pyspark")
 
 
+# One interpreter imports Airflow once, then forks a child per DAG file: each file is parsed on
+# a fresh copy of that interpreter (what the file itself imports is all that differs).
+PARSE_EACH = f"""
+import json, os, runpy, sys
+import airflow.sdk
+heavy = lambda: [m for m in {HEAVY_MODULES!r} if m in sys.modules]
+assert not heavy(), heavy()
+for path in sys.argv[1:]:
+    r, w = os.pipe()
+    if os.fork() == 0:
+        os.close(r)
+        runpy.run_path(path)
+        os.write(w, json.dumps(heavy()).encode())
+        os._exit(0)
+    os.close(w)
+    with os.fdopen(r) as pipe:
+        found = pipe.read()
+    _, status = os.wait()
+    print("HEAVY " + json.dumps([path, json.loads(found) if found else None, status]))
+"""
+
+
+@pytest.fixture(scope="module")
+def parse_time_imports() -> dict[str, tuple[list[str] | None, int]]:
+    """DAG file → (heavy modules loaded once it was parsed, or None if it failed; exit status)."""
+    argv = [sys.executable, "-c", PARSE_EACH, *map(str, DAG_FILES)]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    rows = [json.loads(line[len("HEAVY ") :]) for line in out.splitlines() if line.startswith("HEAVY ")]
+    return {path: (heavy, status) for path, heavy, status in rows}
+
+
 @pytest.mark.parametrize("path", DAG_FILES or [NO_DAG_FILES], ids=lambda p: p.name if p else None)
-def test_dag_file_leaves_heavy_imports_to_its_tasks(path: Path | None) -> None:
+def test_dag_file_leaves_heavy_imports_to_its_tasks(path: Path | None, parse_time_imports) -> None:
     assert path is not None, f"no DAG file (*.py) in {DAGS_FOLDER}"
-    code = (
-        "import runpy, sys; runpy.run_path(sys.argv[1]); "
-        f"print('HEAVY:' + ','.join(m for m in {HEAVY_MODULES!r} if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
-    heavy = [line for line in out.stdout.splitlines() if line.startswith("HEAVY:")][-1][len("HEAVY:") :]
-    assert heavy == "", f"{path.name} imports {heavy} at parse time"
+    heavy, status = parse_time_imports[str(path)]
+    assert status == 0 and heavy is not None, f"{path.name} did not parse (exit status {status})"
+    assert heavy == [], f"{path.name} imports {', '.join(heavy)} at parse time"
 
 
 def test_streaming_app_starts_a_new_run_once_its_retries_are_spent(airflow_db: Path) -> None:
