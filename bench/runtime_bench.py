@@ -71,23 +71,26 @@ def process_memory(settings, services: list[str]) -> list[dict]:
             procs = [root, *root.children(recursive=True)]
         except psutil.Error:
             continue
-        for proc in procs:
-            try:
-                mem = proc.memory_full_info()
-                argv = proc.cmdline()
-            except psutil.Error:
-                continue  # exited while we looked
-            command = _describe(argv)
-            rows.append(
-                {
-                    "service": name,
-                    "pid": proc.pid,
-                    "command": command[:60],
-                    "rss_mb": mem.rss / 2**20,
-                    "pss_mb": mem.pss / 2**20,
-                }
-            )
+        rows += [row for proc in procs if (row := _memory_row(name, proc))]
     return rows
+
+
+def _memory_row(service: str, proc) -> dict | None:
+    """pid, service, command, RSS and PSS in MB of one process (None if it exited meanwhile)."""
+    import psutil
+
+    try:
+        mem = proc.memory_full_info()
+        argv = proc.cmdline()
+    except psutil.Error:
+        return None
+    return {
+        "service": service,
+        "pid": proc.pid,
+        "command": _describe(argv)[:60],
+        "rss_mb": mem.rss / 2**20,
+        "pss_mb": mem.pss / 2**20,
+    }
 
 
 def _app_processes(driver_pid: int, settings, services: list[str]) -> list:
@@ -123,7 +126,6 @@ def app_memory(settings, services: list[str], events: int) -> tuple[dict[str, fl
     import subprocess
 
     import pipeline_bench as pb
-    import psutil
 
     from streaming_platform import clients, es_indices, topics
     from streaming_platform.streaming.submit import submit_command, submit_env
@@ -143,21 +145,9 @@ def app_memory(settings, services: list[str], events: int) -> tuple[dict[str, fl
         at_peak: list[dict] = []
         t0 = time.monotonic()
         while proc.poll() is None:
-            app_rows = []
-            for p in _app_processes(proc.pid, settings, services):
-                try:
-                    mem = p.memory_full_info()
-                    app_rows.append(
-                        {
-                            "service": "app",
-                            "pid": p.pid,
-                            "command": _describe(p.cmdline())[:60],
-                            "rss_mb": mem.rss / 2**20,
-                            "pss_mb": mem.pss / 2**20,
-                        }
-                    )
-                except psutil.Error:
-                    continue
+            app_rows = [
+                r for p in _app_processes(proc.pid, settings, services) if (r := _memory_row("app", p))
+            ]
             app_pids = {r["pid"] for r in app_rows}
             rows = [r for r in process_memory(settings, services) if r["pid"] not in app_pids] + app_rows
             peak["app_peak_rss_mb"] = max(peak["app_peak_rss_mb"], sum(r["rss_mb"] for r in app_rows))

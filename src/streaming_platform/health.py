@@ -562,20 +562,19 @@ CHECKS: dict[str, Callable[[Sources], Check | None]] = {  # None: not applicable
 }
 
 
+def run_check(name: str, sources: Sources) -> Check | None:
+    """One check; one that cannot be evaluated is a failed check with the error as message
+    (None: not applicable here, e.g. spark workers on local[N])."""
+    try:
+        return CHECKS[name](sources)
+    except Exception as exc:  # noqa: BLE001 - an unreachable service is a finding, not a crash
+        return Check(name, False, None, None, f"could not be checked: {type(exc).__name__}: {exc}")
+
+
 def run_checks(admin: Any, es: Any, settings: Settings, interval_s: float) -> list[Check]:
-    """Every check; a check that cannot be evaluated is a failed check with the error as message."""
+    """Every applicable check, in :data:`CHECKS` order."""
     sources = Sources(admin, es, settings, interval_s)
-    checks = []
-    for name, probe in CHECKS.items():
-        try:
-            check = probe(sources)
-            if check is not None:  # not applicable here (e.g. spark workers on local[N])
-                checks.append(check)
-        except Exception as exc:  # noqa: BLE001 - an unreachable service is a finding, not a crash
-            checks.append(
-                Check(name, False, None, None, f"could not be checked: {type(exc).__name__}: {exc}")
-            )
-    return checks
+    return [check for name in CHECKS if (check := run_check(name, sources)) is not None]
 
 
 def raise_for_failures(checks: list[Check]) -> None:

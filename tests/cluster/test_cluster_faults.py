@@ -14,7 +14,6 @@ import os
 import re
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -106,15 +105,13 @@ def active_executors(s: Any, want: int, timeout: float = 60) -> list[dict[str, A
     return found
 
 
-def eventually(probe: Callable[[], health.Check | None], ok: bool, timeout: float = 90) -> health.Check:
-    """The check once its verdict is ``ok`` (the cluster takes a moment to notice a lost node, and
-    a loaded machine to answer)."""
+def eventually(stream: Stream, name: str, ok: bool, timeout: float = 90) -> health.Check:
+    """Check ``name``, run as pipeline_health runs it, once its verdict is ``ok`` (the cluster
+    takes a moment to notice a lost node, and a loaded machine to answer)."""
+    sources = health.Sources(stream.admin, stream.es, stream.settings, 60.0)
     deadline = time.monotonic() + timeout
     while True:
-        try:
-            found = probe()
-        except Exception as exc:  # noqa: BLE001 - as run_checks: an unanswered check has failed
-            found = health.Check("unanswered", False, None, None, f"{type(exc).__name__}: {exc}")
+        found = health.run_check(name, sources)
         assert found is not None
         if found.ok == ok:
             return found
@@ -141,10 +138,10 @@ def test_kills_of_a_broker_a_worker_and_an_es_node_keep_totals_exact(cluster_str
         stream.es.cluster.health(index=s["es.index.customers"], wait_for_status="green", timeout="60s")
         replicas = stream.es.indices.get_settings(index=s["es.index.customers"])
         assert next(iter(replicas.values()))["settings"]["index"]["number_of_replicas"] == "1"
-        eventually(lambda: health.kafka_brokers(stream.admin, s), True)
-        eventually(lambda: health.elasticsearch_health(stream.es, s), True)
-        eventually(lambda: health.spark_workers(s), True)
-        eventually(lambda: health.app_liveness(s), True)
+        eventually(stream, health.KAFKA_BROKERS, True)
+        eventually(stream, health.ELASTICSEARCH_HEALTH, True)
+        eventually(stream, health.SPARK_WORKERS, True)
+        eventually(stream, health.APP_LIVENESS, True)
         assert len(active_executors(s, 2)) == 2  # one in each worker, both ran tasks
         # The state is spread over both workers' executors: each loaded some of its partitions
         # (both operators' partitions, spark.shuffle.partitions each, between them).
@@ -157,7 +154,7 @@ def test_kills_of_a_broker_a_worker_and_an_es_node_keep_totals_exact(cluster_str
         # 1. A Kafka broker: the other two hold every partition (replicas 3, min.insync 2).
         second = phase(stream, proc, 62, PHASE)
         kill9(paths, "kafka-2")
-        brokers = eventually(lambda: health.kafka_brokers(stream.admin, s), False)
+        brokers = eventually(stream, health.KAFKA_BROKERS, False)
         assert brokers.value and "2 of 3 broker(s)" in brokers.message, brokers.message
         all_processed(stream, proc, 2 * PHASE)
 
@@ -165,7 +162,7 @@ def test_kills_of_a_broker_a_worker_and_an_es_node_keep_totals_exact(cluster_str
         third = phase(stream, proc, 63, 2 * PHASE)
         kill9(paths, cluster.worker_name(1))
         all_processed(stream, proc, 3 * PHASE)
-        workers = eventually(lambda: health.spark_workers(s), False)
+        workers = eventually(stream, health.SPARK_WORKERS, False)
         assert workers.value == 1, workers.message
         assert len(active_executors(s, 1)) == 1
 
@@ -176,7 +173,7 @@ def test_kills_of_a_broker_a_worker_and_an_es_node_keep_totals_exact(cluster_str
         victim = next(n for n in ("node-1", "node-2") if n != master)
         kill9(paths, f"elasticsearch-{victim.removeprefix('node-')}")
         all_processed(stream, proc, 4 * PHASE)
-        es_check = eventually(lambda: health.elasticsearch_health(stream.es, s), False)
+        es_check = eventually(stream, health.ELASTICSEARCH_HEALTH, False)
         assert "yellow" in es_check.message and "1 node(s)" in es_check.message, es_check.message
 
         stop_file(s).touch()
