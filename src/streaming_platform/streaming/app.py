@@ -421,7 +421,7 @@ class StreamApp:
         )
         waiting = summary.where("value.dirty").selectExpr(
             f"CAST({CUSTOMER} AS TINYINT) AS kind",
-            "key.value AS customer_id",
+            "key.customer_id AS customer_id",
             "value.by_type AS by_type",
             "value.spend AS purchase_cents",
             "value.refund AS refund_cents",
@@ -586,8 +586,9 @@ class StreamApp:
 
 RESULT_SETTINGS = "result-settings.json"  # in the checkpoint: the settings its results were computed with
 # The shape of the state rows (jvm/state), pinned with the settings: Spark cannot resume another.
+# 3: customers keyed by (hash, id), their ids in minute entries, their windows by start;
 # 2: categories by name; 1 (checkpoints from before it was pinned): by code.
-STATE_FORMAT = "2"
+STATE_FORMAT = "3"
 # What decides which events count where: a replay after a change would count differently.
 RESULT_OPTIONS = ("spark.window.duration", "spark.watermark", "spark.late.retention")
 

@@ -1,6 +1,7 @@
 package io.github.streamingplatform.state;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -8,6 +9,7 @@ import java.util.Map;
 import java.util.Set;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.streaming.ExpiredTimerInfo;
 import org.apache.spark.sql.streaming.MapState;
 import org.apache.spark.sql.streaming.OutputMode;
@@ -16,6 +18,8 @@ import org.apache.spark.sql.streaming.TTLConfig;
 import org.apache.spark.sql.streaming.TimeMode;
 import org.apache.spark.sql.streaming.TimerValues;
 import org.apache.spark.sql.streaming.ValueState;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
 import scala.collection.Iterator;
 
 /**
@@ -24,14 +28,18 @@ import scala.collection.Iterator;
  * offset) order or with an event time at or after the watermark), and the windows × categories
  * it has been counted in (distinct customers, exact).
  *
+ * <p>The state store is read and written per customer and batch, not per event: one summary,
+ * the ids in one entry per minute of event time ({@link SeenIds}), the categories in one entry
+ * per window. What is done per event happens in memory.
+ *
  * <p>Per batch and customer it emits: one partial per window × category its accepted, on-time
- * events fall in; one row per duplicate and per late event (a late one routed to its window); its whole document when due
- * ({@code writeIntervalMs} apart at most once, held by a processing-time timer in between).
+ * events fall in; one row per duplicate and per late event (a late one routed to its window); its
+ * whole document when due ({@code writeIntervalMs} apart at most once, held by a processing-time timer in between).
  * Processing time only schedules: what is a duplicate or late is judged against the event-time
  * watermark of the batch ({@link TimerValues#getCurrentWatermarkInMs}), which in this time mode
  * also leaves late rows to the processor instead of dropping them.
  */
-public final class CustomerState extends StatefulProcessor<String, Row, Row> {
+public final class CustomerState extends StatefulProcessor<Row, Row, Row> {
 
   private final long windowMs;
   private final long writeIntervalMs;
@@ -39,8 +47,11 @@ public final class CustomerState extends StatefulProcessor<String, Row, Row> {
   private final int purchase;
   private final int refund;
   private transient ValueState<Row> summary;
-  private transient MapState<Long, Long> seen; // event-id hash → its event time
-  private transient MapState<String, Boolean> windows; // window × category, by its route
+  private transient MapState<Long, byte[]> seen; // minute of event time → its ids (SeenIds)
+  private transient MapState<Long, Row> windows; // window start → the categories counted in it
+
+  private static final StructType CATEGORIES =
+      new StructType().add("categories", DataTypes.createArrayType(DataTypes.StringType, false), false);
 
   public CustomerState(long windowMs, long writeIntervalMs, int types, int purchase, int refund) {
     this.windowMs = windowMs;
@@ -53,39 +64,41 @@ public final class CustomerState extends StatefulProcessor<String, Row, Row> {
   @Override
   public void init(OutputMode outputMode, TimeMode timeMode) {
     summary = getHandle().getValueState("summary", Encoders.row(Customer.SCHEMA), TTLConfig.NONE());
-    seen = getHandle().getMapState("seen", Encoders.LONG(), Encoders.LONG(), TTLConfig.NONE());
-    windows = getHandle().getMapState("windows", Encoders.STRING(), Encoders.BOOLEAN(), TTLConfig.NONE());
+    seen = getHandle().getMapState("seen", Encoders.LONG(), Encoders.BINARY(), TTLConfig.NONE());
+    windows = getHandle().getMapState("windows", Encoders.LONG(), Encoders.row(CATEGORIES), TTLConfig.NONE());
   }
 
   @Override
-  public Iterator<Row> handleInputRows(String id, Iterator<Row> rows, TimerValues timers) {
+  public Iterator<Row> handleInputRows(Row key, Iterator<Row> rows, TimerValues timers) {
+    String id = key.getString(1);
     long watermark = timers.getCurrentWatermarkInMs();
     long now = timers.getCurrentProcessingTimeInMs();
-    Customer c = summary.exists() ? Customer.fromRow(summary.get(), types) : new Customer(types);
+    Row saved = summary.get(); // null for a new customer (one read, not exists() and get())
+    Customer c = saved != null ? Customer.fromRow(saved, types) : new Customer(types);
+    SeenIds ids = new SeenIds(seen, watermark);
     Set<Long> inBatch = new HashSet<>();
-    Map<String, long[]> partials = new HashMap<>(); // route → by type…, units, cents, refunds, new
+    Map<Long, Map<String, long[]>> partials = new HashMap<>(); // start → category → by type…, units, cents, refunds
     List<Row> out = new ArrayList<>();
     long kafkaMs = 0;
     for (Row e : Rows.sortedByPosition(rows)) {
-      long key = e.getLong(Rows.Input.EVENT_KEY);
+      long eventKey = e.getLong(Rows.Input.EVENT_KEY);
       long ms = e.getLong(Rows.Input.EVENT_MS);
-      Long seenAt = inBatch.contains(key) ? null : seen.getValue(key); // one lookup: null if unseen
-      if (inBatch.contains(key) || (seenAt != null && seenAt >= watermark)) {
+      if (inBatch.contains(eventKey) || ids.seenAt(eventKey) >= watermark) {
         out.add(Rows.event(Rows.DUPLICATE, e, id, windowMs));
         continue;
       }
-      inBatch.add(key);
+      inBatch.add(eventKey);
       c.add(e, purchase, refund);
       c.dirty = true;
       if (ms < watermark) {
         out.add(Rows.event(Rows.LATE, e, id, windowMs));
         continue;
       }
-      seen.updateValue(key, ms);
+      ids.add(eventKey, ms);
       kafkaMs = Math.max(kafkaMs, e.getLong(Rows.Input.KAFKA_MS));
       long start = ms - Math.floorMod(ms, windowMs);
-      String window = Rows.windowRoute(start, e.getString(Rows.Input.CATEGORY));
-      long[] p = partials.computeIfAbsent(window, w -> new long[types + 4]);
+      long[] p = partials.computeIfAbsent(start, k -> new HashMap<>())
+          .computeIfAbsent(e.getString(Rows.Input.CATEGORY), k -> new long[types + 3]);
       int type = e.getByte(Rows.Input.TYPE);
       p[type]++;
       if (type == purchase) {
@@ -94,18 +107,21 @@ public final class CustomerState extends StatefulProcessor<String, Row, Row> {
       } else if (type == refund) {
         p[types + 2] += e.getLong(Rows.Input.CENTS);
       }
-      if (p[types + 3] == 0 && !windows.containsKey(window)) {
-        windows.updateValue(window, true);
-        p[types + 3] = 1;
+    }
+    for (Map.Entry<Long, Map<String, long[]>> w : partials.entrySet()) {
+      long start = w.getKey();
+      Set<String> counted = countedIn(start);
+      boolean added = false;
+      for (Map.Entry<String, long[]> cat : w.getValue().entrySet()) {
+        long[] p = cat.getValue();
+        boolean isNew = counted.add(cat.getKey()); // a customer new to the window × category
+        added |= isNew;
+        out.add(Rows.window(Rows.windowRoute(start, cat.getKey()), start, cat.getKey(), Arrays.copyOf(p, types),
+            p[types], p[types + 1], p[types + 2], isNew ? 1 : 0, kafkaMs, 0));
       }
+      if (added) windows.updateValue(start, RowFactory.create((Object) counted.toArray(new String[0])));
     }
-    for (Map.Entry<String, long[]> w : partials.entrySet()) {
-      String route = w.getKey();
-      long[] p = w.getValue();
-      long[] byType = java.util.Arrays.copyOf(p, types);
-      out.add(Rows.window(route, Rows.routeStart(route), Rows.routeCategory(route), byType, p[types], p[types + 1],
-          p[types + 2], p[types + 3], kafkaMs, 0));
-    }
+    ids.flush();
     emitIfDue(id, c, now, out);
     if (c.sweepTimer == 0) {
       c.sweepTimer = Rows.nextSweep(now);
@@ -116,13 +132,15 @@ public final class CustomerState extends StatefulProcessor<String, Row, Row> {
   }
 
   @Override
-  public Iterator<Row> handleExpiredTimer(String id, TimerValues timers, ExpiredTimerInfo info) {
+  public Iterator<Row> handleExpiredTimer(Row key, TimerValues timers, ExpiredTimerInfo info) {
+    String id = key.getString(1);
     long watermark = timers.getCurrentWatermarkInMs();
     long now = timers.getCurrentProcessingTimeInMs();
     long fired = info.getExpiryTimeInMs();
     List<Row> out = new ArrayList<>();
-    if (!summary.exists()) return Rows.iterator(out);
-    Customer c = Customer.fromRow(summary.get(), types);
+    Row saved = summary.get();
+    if (saved == null) return Rows.iterator(out);
+    Customer c = Customer.fromRow(saved, types);
     if (fired == c.writeTimer) {
       c.writeTimer = 0;
       emitIfDue(id, c, now, out);
@@ -136,6 +154,12 @@ public final class CustomerState extends StatefulProcessor<String, Row, Row> {
     }
     summary.update(c.toRow());
     return Rows.iterator(out);
+  }
+
+  /** The categories this customer has been counted in within a window. */
+  private Set<String> countedIn(long start) {
+    Row r = windows.getValue(start);
+    return r == null ? new HashSet<>() : new HashSet<>(r.<String>getList(0));
   }
 
   /** The document when its turn has come, else a timer for when it will. */
@@ -153,20 +177,12 @@ public final class CustomerState extends StatefulProcessor<String, Row, Row> {
 
   /** Drops the ids and windows the watermark has passed; true if some are left. */
   private boolean sweep(long watermark) {
-    boolean left = false;
-    List<Long> gone = new ArrayList<>();
-    Iterator<scala.Tuple2<Long, Long>> ids = seen.iterator();
-    while (ids.hasNext()) {
-      scala.Tuple2<Long, Long> kv = ids.next();
-      if (kv._2() < watermark) gone.add(kv._1());
-      else left = true;
-    }
-    gone.forEach(seen::removeKey);
-    List<String> closed = new ArrayList<>();
-    Iterator<String> ws = windows.keys();
+    boolean left = new SeenIds(seen, watermark).flush();
+    List<Long> closed = new ArrayList<>();
+    Iterator<Long> ws = windows.keys();
     while (ws.hasNext()) {
-      String w = ws.next();
-      if (Rows.routeStart(w) + windowMs <= watermark) closed.add(w);
+      long start = ws.next();
+      if (start + windowMs <= watermark) closed.add(start);
       else left = true;
     }
     closed.forEach(windows::removeKey);

@@ -21,6 +21,13 @@ final class Rows {
   static final byte DUPLICATE = 2; // an event whose id its customer had accepted before (quarantined)
   static final byte CUSTOMER = 3; // a customer's whole summary
 
+  /**
+   * CustomerState's key: the customer, after a hash of its id so that Spark's sort by key compares
+   * 8-byte prefixes that differ (ids such as "cust_000123" share their first 8 bytes).
+   */
+  static final StructType CUSTOMER_KEY =
+      new StructType().add("customer_hash", DataTypes.LongType, false).add("customer_id", DataTypes.StringType, false);
+
   /** Counts by name (a customer's by category). */
   static final MapType COUNTS = DataTypes.createMapType(DataTypes.StringType, DataTypes.LongType, false);
 
@@ -52,7 +59,7 @@ final class Rows {
         customers, null, null, kafkaMs, null, null, null, null, null, late);
   }
 
-  /** The route of a window × category (WindowState's key; also CustomerState's window key). */
+  /** The route of a window × category (WindowState's key). */
   static String windowRoute(long start, String category) {
     return "w|" + start + "|" + category;
   }
@@ -60,11 +67,6 @@ final class Rows {
   /** The window start of a route (the category after it may hold any character). */
   static long routeStart(String route) {
     return Long.parseLong(route.substring(2, route.indexOf('|', 2)));
-  }
-
-  /** The category of a route. */
-  static String routeCategory(String route) {
-    return route.substring(route.indexOf('|', 2) + 1);
   }
 
   /** A duplicate (routed by partition: it passes WindowState) or a late event (routed to its window). */

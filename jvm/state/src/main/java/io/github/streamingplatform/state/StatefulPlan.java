@@ -4,6 +4,7 @@ import org.apache.spark.api.java.function.MapFunction;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
+import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.streaming.OutputMode;
 import org.apache.spark.sql.streaming.TimeMode;
 
@@ -17,7 +18,9 @@ public final class StatefulPlan {
     return events
         .select(Rows.Input.SCHEMA.fieldNames()[0], java.util.Arrays.copyOfRange(Rows.Input.SCHEMA.fieldNames(), 1,
             Rows.Input.SCHEMA.size()))
-        .groupByKey((MapFunction<Row, String>) r -> r.getString(Rows.Input.CUSTOMER), Encoders.STRING())
+        .selectExpr("*", "xxhash64(customer_id) AS customer_hash")
+        .groupBy("customer_hash", "customer_id")
+        .as(Encoders.row(Rows.CUSTOMER_KEY), Encoders.row(Rows.Input.SCHEMA.add("customer_hash", DataTypes.LongType, false)))
         .transformWithState(new CustomerState(windowMs, writeIntervalMs, types, purchase, refund),
             TimeMode.ProcessingTime(), OutputMode.Append(), Encoders.row(Rows.OUT));
   }
