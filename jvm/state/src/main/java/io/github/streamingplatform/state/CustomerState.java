@@ -108,8 +108,10 @@ public final class CustomerState extends StatefulProcessor<Row, Row, Row> {
         p[types + 2] += e.getLong(Rows.Input.CENTS);
       }
     }
+    long windowsEnd = Long.MIN_VALUE;
     for (Map.Entry<Long, Map<String, long[]>> w : partials.entrySet()) {
       long start = w.getKey();
+      windowsEnd = Math.max(windowsEnd, start + windowMs);
       Set<String> counted = countedIn(start);
       boolean added = false;
       for (Map.Entry<String, long[]> cat : w.getValue().entrySet()) {
@@ -123,10 +125,7 @@ public final class CustomerState extends StatefulProcessor<Row, Row, Row> {
     }
     ids.flush();
     emitIfDue(id, c, now, out);
-    if (c.sweepTimer == 0) {
-      c.sweepTimer = Rows.nextSweep(now);
-      getHandle().registerTimer(c.sweepTimer);
-    }
+    if (c.sweepTimer == 0) scheduleSweep(c, now, watermark, Math.max(ids.horizon(), windowsEnd));
     summary.update(c.toRow());
     return Rows.iterator(out);
   }
@@ -147,10 +146,7 @@ public final class CustomerState extends StatefulProcessor<Row, Row, Row> {
     }
     if (fired == c.sweepTimer) {
       c.sweepTimer = 0;
-      if (sweep(watermark)) {
-        c.sweepTimer = Rows.nextSweep(now);
-        getHandle().registerTimer(c.sweepTimer);
-      }
+      scheduleSweep(c, now, watermark, sweep(watermark));
     }
     summary.update(c.toRow());
     return Rows.iterator(out);
@@ -175,17 +171,31 @@ public final class CustomerState extends StatefulProcessor<Row, Row, Row> {
     }
   }
 
-  /** Drops the ids and windows the watermark has passed; true if some are left. */
-  private boolean sweep(long watermark) {
-    boolean left = new SeenIds(seen, watermark).flush();
+  /**
+   * A sweep for when the watermark may have passed the state's horizon (event time): none if
+   * nothing is left. Processing time stands in for the watermark's progress.
+   */
+  private void scheduleSweep(Customer c, long now, long watermark, long horizon) {
+    if (horizon <= watermark) return;
+    c.sweepTimer = Rows.nextSweep(now + Math.min(horizon - watermark, Rows.SWEEP_MAX_WAIT_MS));
+    getHandle().registerTimer(c.sweepTimer);
+  }
+
+  /**
+   * Drops the ids and windows the watermark has passed; returns the event time until which the
+   * rest lives (at most the watermark if nothing is left). A customer that keeps sending is so
+   * swept about once a watermark delay, not once a minute.
+   */
+  private long sweep(long watermark) {
+    long horizon = SeenIds.sweep(seen, watermark);
     List<Long> closed = new ArrayList<>();
     Iterator<Long> ws = windows.keys();
     while (ws.hasNext()) {
       long start = ws.next();
       if (start + windowMs <= watermark) closed.add(start);
-      else left = true;
+      else horizon = Math.max(horizon, start + windowMs);
     }
     closed.forEach(windows::removeKey);
-    return left;
+    return horizon;
   }
 }

@@ -80,7 +80,8 @@ final class Rows {
         null, null, null);
   }
 
-  static final long SWEEP_MS = 60_000; // how often expired ids and windows are looked for
+  static final long SWEEP_MS = 60_000; // how often expired ids and windows are looked for, at most
+  static final long SWEEP_MAX_WAIT_MS = 3_600_000; // and at least (a watermark far behind the state)
 
   /** The next sweep timer: the next minute boundary (one timer a key a minute at most). */
   static long nextSweep(long now) {

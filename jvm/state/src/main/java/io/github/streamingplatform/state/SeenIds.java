@@ -37,6 +37,20 @@ final class SeenIds {
     expired.forEach(store::removeKey);
   }
 
+  /** Drops the minutes the watermark has wholly passed; returns the end of the last one left (or the watermark). */
+  static long sweep(MapState<Long, byte[]> store, long watermark) {
+    long horizon = watermark;
+    List<Long> expired = new ArrayList<>();
+    Iterator<Long> minutes = store.keys();
+    while (minutes.hasNext()) {
+      long minute = minutes.next();
+      if (minute + BUCKET_MS <= watermark) expired.add(minute);
+      else horizon = Math.max(horizon, minute + BUCKET_MS);
+    }
+    expired.forEach(store::removeKey);
+    return horizon;
+  }
+
   /** The event time an id was accepted with, or {@code Long.MIN_VALUE} if it was not (live minutes only). */
   long seenAt(long key) {
     long at = Long.MIN_VALUE; // an id re-accepted after its time passed the watermark is in two minutes
@@ -51,15 +65,20 @@ final class SeenIds {
     added.computeIfAbsent(ms - Math.floorMod(ms, BUCKET_MS), k -> new ArrayList<>()).add(new long[] {key, ms});
   }
 
-  /** Writes the minutes that gained ids; true if the customer has ids left. */
-  boolean flush() {
+  /** The end of the latest minute held (event time), {@code Long.MIN_VALUE} if none. */
+  long horizon() {
+    long end = Long.MIN_VALUE;
+    for (long m : buckets.keySet()) end = Math.max(end, m + BUCKET_MS);
+    for (long m : added.keySet()) end = Math.max(end, m + BUCKET_MS);
+    return end;
+  }
+
+  /** Writes the minutes that gained ids. */
+  void flush() {
     for (Map.Entry<Long, List<long[]>> e : added.entrySet()) {
       long[][] old = buckets.getOrDefault(e.getKey(), new long[][] {new long[0], new long[0]});
       store.updateValue(e.getKey(), encode(old, e.getValue()));
     }
-    boolean left = !buckets.isEmpty() || !added.isEmpty();
-    added.clear();
-    return left;
   }
 
   /** The old entries and the new ones, one per hash (its latest time), sorted: n, n hashes, n times. */
