@@ -187,15 +187,23 @@ public final class CustomerState extends StatefulProcessor<Row, Row, Row> {
    * swept about once a watermark delay, not once a minute.
    */
   private long sweep(long watermark) {
-    long horizon = SeenIds.sweep(seen, watermark);
-    List<Long> closed = new ArrayList<>();
-    Iterator<Long> ws = windows.keys();
-    while (ws.hasNext()) {
-      long start = ws.next();
-      if (start + windowMs <= watermark) closed.add(start);
-      else horizon = Math.max(horizon, start + windowMs);
+    return Math.max(dropPassed(seen, SeenIds.BUCKET_MS, watermark), dropPassed(windows, windowMs, watermark));
+  }
+
+  /**
+   * Drops the entries keyed by a start time whose span the watermark has wholly passed; returns
+   * the end of the last one left (or the watermark).
+   */
+  private static long dropPassed(MapState<Long, ?> entries, long span, long watermark) {
+    long horizon = watermark;
+    List<Long> passed = new ArrayList<>();
+    Iterator<Long> starts = entries.keys();
+    while (starts.hasNext()) {
+      long start = starts.next();
+      if (start + span <= watermark) passed.add(start);
+      else horizon = Math.max(horizon, start + span);
     }
-    closed.forEach(windows::removeKey);
+    passed.forEach(entries::removeKey);
     return horizon;
   }
 }

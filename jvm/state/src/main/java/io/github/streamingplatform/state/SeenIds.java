@@ -37,20 +37,6 @@ final class SeenIds {
     expired.forEach(store::removeKey);
   }
 
-  /** Drops the minutes the watermark has wholly passed; returns the end of the last one left (or the watermark). */
-  static long sweep(MapState<Long, byte[]> store, long watermark) {
-    long horizon = watermark;
-    List<Long> expired = new ArrayList<>();
-    Iterator<Long> minutes = store.keys();
-    while (minutes.hasNext()) {
-      long minute = minutes.next();
-      if (minute + BUCKET_MS <= watermark) expired.add(minute);
-      else horizon = Math.max(horizon, minute + BUCKET_MS);
-    }
-    expired.forEach(store::removeKey);
-    return horizon;
-  }
-
   /** The event time an id was accepted with, or {@code Long.MIN_VALUE} if it was not (live minutes only). */
   long seenAt(long key) {
     long at = Long.MIN_VALUE; // an id re-accepted after its time passed the watermark is in two minutes
